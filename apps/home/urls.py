@@ -1,0 +1,10 @@
+from django.urls import path
+
+from apps.home import views
+
+app_name = "home"
+
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("no-access/", views.no_access, name="no_access"),
+]

@@ -1,0 +1,41 @@
+"""The landing page, the no-access page and the error pages of the shell."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from apps.identity.access import public, require_roles, signed_in
+from apps.identity.role_mapping import groups_granting, parse_role_groups
+from apps.identity.roles import Role
+
+
+@require_roles(*Role.values)
+def index(request: HttpRequest) -> HttpResponse:
+    return render(request, "home/index.html")
+
+
+@signed_in
+def no_access(request: HttpRequest) -> HttpResponse:
+    """Shown to people whose IdP groups map to no portal role, and nothing else is."""
+    if request.user.roles:
+        return redirect("home:index")
+    by_role = groups_granting(parse_role_groups(settings.PORTAL_ROLE_GROUPS))
+    grants = [
+        {"role": Role(role).label, "groups": by_role[role]}
+        for role in Role.values
+        if role in by_role
+    ]
+    return render(request, "home/no_access.html", {"grants": grants}, status=403)
+
+
+@public
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    template = "errors/403.html#denied" if getattr(request, "htmx", False) else "errors/403.html"
+    return render(request, template, status=403)
+
+
+@public
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return render(request, "errors/404.html", status=404)

@@ -1,0 +1,49 @@
+"""IdP groups → portal roles, from ``PORTAL_ROLE_GROUPS`` (``group=role,group=role``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.core.exceptions import ImproperlyConfigured
+
+from apps.identity.roles import ALL_ROLES
+
+
+def parse_role_groups(text: str) -> dict[str, str]:
+    """Parse the mapping; an unknown role or a malformed pair is a configuration error.
+
+    A group may appear once; several groups may map to the same role.
+    """
+    mapping: dict[str, str] = {}
+    for raw in text.split(","):
+        item = raw.strip()
+        if not item:
+            continue
+        group, sep, role = item.rpartition("=")
+        group, role = group.strip(), role.strip()
+        if not sep or not group or not role:
+            raise ImproperlyConfigured(
+                f"PORTAL_ROLE_GROUPS: {item!r} is not of the form group=role."
+            )
+        if role not in ALL_ROLES:
+            raise ImproperlyConfigured(
+                f"PORTAL_ROLE_GROUPS: {item!r} names unknown role {role!r}; "
+                f"roles are {', '.join(sorted(ALL_ROLES))}."
+            )
+        if group in mapping and mapping[group] != role:
+            raise ImproperlyConfigured(f"PORTAL_ROLE_GROUPS: group {group!r} is mapped twice.")
+        mapping[group] = role
+    return mapping
+
+
+def roles_for_groups(groups: Iterable[str], mapping: dict[str, str]) -> list[str]:
+    """The sorted, de-duplicated roles the given groups grant."""
+    return sorted({mapping[group] for group in groups if group in mapping})
+
+
+def groups_granting(mapping: dict[str, str]) -> dict[str, list[str]]:
+    """role → the groups that grant it (for the no-access page)."""
+    by_role: dict[str, list[str]] = {}
+    for group, role in mapping.items():
+        by_role.setdefault(role, []).append(group)
+    return by_role

@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+"""The portal's front door for people and CI: install, run the demo, run the tests.
+
+    python3 dev.py demo      # install, migrate, seed, start every process, print URL and users
+    python3 dev.py test      # install, check the test services, run the whole suite
+    python3 dev.py install   # only (re)install the locked dependencies into .venv
+
+Standard library only, so it runs on a fresh machine with nothing but Python
+3.11+. Dependencies come from ``uv.lock`` (installed with uv, which is itself
+pip-installed into ``.venv``); a second run with an unchanged lock skips the
+install entirely.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import venv
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / "python"
+STAMP = VENV / ".portal-installed"
+DEFAULT_TEST_BROKER = "amqp://guest:guest@127.0.0.1:5672//"
+
+
+def say(message: str) -> None:
+    print(f"\033[1m==> {message}\033[0m", flush=True)
+
+
+def fail(message: str) -> None:
+    print(f"\033[31mError:\033[0m {message}", file=sys.stderr, flush=True)
+    sys.exit(2)
+
+
+def run(*args: str | Path, env: dict[str, str] | None = None) -> None:
+    subprocess.run([str(a) for a in args], cwd=ROOT, env=env, check=True)
+
+
+def install() -> None:
+    if sys.version_info < (3, 11):  # noqa: UP036 — this script may be started by an older python3
+        fail(f"Python 3.11 or newer is needed; this is {sys.version.split()[0]}.")
+    lock = ROOT / "uv.lock"
+    fingerprint = hashlib.sha256(
+        lock.read_bytes() + (ROOT / "pyproject.toml").read_bytes() + sys.version.encode()
+    ).hexdigest()
+    if STAMP.exists() and STAMP.read_text() == fingerprint and PYTHON.exists():
+        return
+    if not PYTHON.exists():
+        say("Creating the virtual environment in .venv")
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    uv = BIN / "uv"
+    if not uv.exists():
+        say("Installing uv into .venv")
+        run(PYTHON, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "uv>=0.5")
+    say("Installing the locked dependencies (uv.lock)")
+    env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(VENV)}
+    run(uv, "sync", "--frozen", "--inexact", "--extra", "dev", "--python", PYTHON, env=env)
+    STAMP.write_text(fingerprint)
+
+
+def django_env(settings: str) -> dict[str, str]:
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings, "PYTHONUNBUFFERED": "1"}
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def port_open(host: str, port: int, timeout: float = 1.0) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def ensure_rabbitmq(url: str) -> None:
+    """The integration tests talk to a real RabbitMQ; start a local one if it is installed."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 5672
+    if port_open(host, port):
+        return
+    server = shutil.which("rabbitmq-server")
+    if server and host in {"127.0.0.1", "localhost"}:
+        say("Starting the local RabbitMQ (rabbitmq-server -detached)")
+        subprocess.run([server, "-detached"], check=False)
+        for _ in range(60):
+            if port_open(host, port):
+                return
+            time.sleep(1)
+    fail(
+        f"The tests need RabbitMQ at {host}:{port} (CELERY_BROKER_URL) and none answers.\n"
+        "  Debian/Ubuntu: sudo apt-get install rabbitmq-server\n"
+        "  macOS:         brew install rabbitmq && brew services start rabbitmq\n"
+        "  or point CELERY_BROKER_URL at a running broker."
+    )
+
+
+def ensure_chromium() -> None:
+    configured = os.environ.get("PORTAL_CHROMIUM")
+    if configured:
+        if not Path(configured).exists():
+            fail(f"PORTAL_CHROMIUM={configured} does not exist.")
+        return
+    if Path("/usr/bin/chromium").exists():
+        return
+    mac_chrome = Path("/Applications/Google Chrome.app/Contents/MacOS/Google Chrome")
+    if mac_chrome.exists():
+        os.environ["PORTAL_CHROMIUM"] = str(mac_chrome)
+        return
+    apt = shutil.which("apt-get")
+    if apt and hasattr(os, "geteuid") and os.geteuid() == 0:
+        say("Installing Debian's chromium for the browser tests")
+        subprocess.run([apt, "update", "-qq"], check=True)
+        subprocess.run(
+            [apt, "install", "-y", "-qq", "chromium"],
+            check=True,
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        )
+        return
+    fail(
+        "The browser tests need Chromium. Install it with: sudo apt-get install chromium\n"
+        "  (or set PORTAL_CHROMIUM to a Chromium/Chrome binary)."
+    )
+
+
+def command_test(args: list[str]) -> int:
+    install()
+    env = django_env("portal.settings.test")
+    env.setdefault("CELERY_BROKER_URL", DEFAULT_TEST_BROKER)
+    ensure_rabbitmq(env["CELERY_BROKER_URL"])
+    ensure_chromium()
+    env.update({k: v for k, v in os.environ.items() if k == "PORTAL_CHROMIUM"})
+    say("Lint: ruff check and ruff format --check")
+    run(BIN / "ruff", "check", ".", env=env)
+    run(BIN / "ruff", "format", "--check", ".", env=env)
+    say("Tests: pytest")
+    return subprocess.run([str(PYTHON), "-m", "pytest", *args], cwd=ROOT, env=env).returncode
+
+
+def command_demo(args: list[str]) -> int:
+    install()
+    env = django_env("portal.settings.development")
+    say("Preparing the database (embedded PostgreSQL unless DATABASE_URL is set)")
+    run(PYTHON, "manage.py", "migrate", "--no-input", env=env)
+    procfile = ROOT / "devtools" / "Procfile.demo"
+    say("Starting the portal: web and worker (Ctrl-C stops everything)")
+    print(
+        "\n  Portal:  http://127.0.0.1:8000/\n",
+        flush=True,
+    )
+    return subprocess.run(
+        [str(BIN / "honcho"), "--procfile", str(procfile), "--app-root", str(ROOT), "start"],
+        cwd=ROOT,
+        env=env,
+    ).returncode
+
+
+COMMANDS = {"demo": command_demo, "test": command_test}
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in {"-h", "--help", "help"}:
+        print(__doc__)
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name == "install":
+        install()
+        return 0
+    if name not in COMMANDS:
+        fail(f"unknown command {name!r}; use one of: demo, test, install")
+    try:
+        return COMMANDS[name](rest)
+    except subprocess.CalledProcessError as exc:
+        return exc.returncode or 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,29 @@
+"""Test settings: real PostgreSQL (embedded unless ``DATABASE_URL`` is set) and real RabbitMQ.
+
+pytest-django creates ``test_<name>`` on whichever server is in use.
+"""
+
+from __future__ import annotations
+
+from portal.env import env_str
+from portal.settings.base import *  # noqa: F403
+from portal.settings.base import CELERY_BROKER_URL, DATABASE_URL, EVENTS_BROKER_URL, database_config
+
+DEBUG = False
+PORTAL_ENVIRONMENT = "test"
+SECRET_KEY = "test-only-key"  # noqa: S105
+ALLOWED_HOSTS = ["*"]
+
+if not DATABASE_URL:
+    from portal.embedded_postgres import embedded_database_url
+
+    DATABASE_URL = embedded_database_url()
+DATABASES = {"default": database_config(DATABASE_URL)}
+# Tests open and close many connections across threads (live server, workers).
+DATABASES["default"]["CONN_MAX_AGE"] = 0
+
+CELERY_BROKER_URL = CELERY_BROKER_URL or "amqp://guest:guest@127.0.0.1:5672//"
+EVENTS_BROKER_URL = EVENTS_BROKER_URL or CELERY_BROKER_URL
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+LOG_LEVEL = env_str("LOG_LEVEL", "WARNING").upper()

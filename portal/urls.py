@@ -1,0 +1,13 @@
+"""The portal's URL map. Every view declares the roles it needs next to itself."""
+
+from __future__ import annotations
+
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("apps.health.urls")),
+    path("", include("apps.home.urls")),
+]
+
+handler403 = "apps.home.views.permission_denied"
+handler404 = "apps.home.views.page_not_found"

@@ -1,0 +1,35 @@
+/* Operations Portal — small behaviours the markup declares. No inline script
+   anywhere (the Content-Security-Policy forbids it); this file is the place. */
+(function () {
+  "use strict";
+
+  function showMessage(text, level) {
+    var box = document.getElementById("messages");
+    if (!box) { return; }
+    var item = document.createElement("div");
+    item.className = "message message--" + (level || "error");
+    item.textContent = text;
+    box.appendChild(item);
+  }
+
+  document.addEventListener("htmx:responseError", function (event) {
+    var status = event.detail.xhr ? event.detail.xhr.status : 0;
+    // 403 fragments carry their own explanation and are swapped in by the server's choice.
+    if (status === 403 || status === 401) { return; }
+    showMessage("The portal could not complete that request (HTTP " + status + "). Please try again.");
+  });
+
+  document.addEventListener("htmx:sendError", function () {
+    showMessage("The portal is not reachable right now. Check your connection and try again.");
+  });
+
+  // Let fragments that answer 403 replace their target: the server sends a readable notice.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (event.detail.xhr && event.detail.xhr.status === 403 && !event.detail.xhr.getResponseHeader("HX-Redirect")) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+
+  window.portal = { showMessage: showMessage };
+})();

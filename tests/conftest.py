@@ -1,0 +1,126 @@
+"""Fixtures for the whole suite: people in each role, signed-in clients, the browser."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from django.test import Client
+
+from apps.identity.roles import Role
+from tests.factories import UserFactory
+
+# Playwright's sync API runs an event loop in the test thread; Django refuses
+# ORM calls from such a thread unless told that this is deliberate.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = os.environ.get("PORTAL_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-results"
+
+
+@pytest.fixture
+def agent(db):
+    return UserFactory(username="alice.agent", first_name="Alice", roles=[Role.AGENT])
+
+
+@pytest.fixture
+def manager(db):
+    return UserFactory(username="mark.manager", first_name="Mark", roles=[Role.MANAGER])
+
+
+@pytest.fixture
+def other_manager(db):
+    return UserFactory(username="maria.manager", first_name="Maria", roles=[Role.MANAGER])
+
+
+@pytest.fixture
+def auditor(db):
+    return UserFactory(username="olga.auditor", first_name="Olga", roles=[Role.AUDITOR])
+
+
+@pytest.fixture
+def no_role_user(db):
+    return UserFactory(username="nick.norole", first_name="Nick", roles=[])
+
+
+def _client_for(user) -> Client:
+    client = Client()
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    return client
+
+
+@pytest.fixture
+def agent_client(agent) -> Client:
+    return _client_for(agent)
+
+
+@pytest.fixture
+def manager_client(manager) -> Client:
+    return _client_for(manager)
+
+
+@pytest.fixture
+def auditor_client(auditor) -> Client:
+    return _client_for(auditor)
+
+
+@pytest.fixture
+def no_role_client(no_role_user) -> Client:
+    return _client_for(no_role_user)
+
+
+# --- Browser ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """Debian's Chromium, never a downloaded browser build."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(
+            f"Chromium not found at {CHROMIUM}. Install Debian's package "
+            "(apt-get install chromium) or point PORTAL_CHROMIUM at a Chromium binary."
+        )
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": CHROMIUM_ARGS,
+        "headless": True,
+    }
+
+
+@pytest.fixture
+def page_watch(page):
+    """Collect console errors and CSP violations of a page for assertions."""
+    problems: list[str] = []
+    page.add_init_script(
+        "document.addEventListener('securitypolicyviolation', e => {"
+        " (window.__cspViolations = window.__cspViolations || [])"
+        ".push(e.violatedDirective + ' ' + e.blockedURI); });"
+    )
+    page.on("console", lambda msg: msg.type == "error" and problems.append(msg.text))
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+
+    def collected() -> list[str]:
+        violations = page.evaluate("window.__cspViolations || []")
+        return problems + [f"CSP: {v}" for v in violations]
+
+    return collected
+
+
+def sign_in_browser(page, live_server, user) -> None:
+    """Give the browser a session for ``user`` (tests only: real sign-in is tested via the IdP)."""
+    client = _client_for(user)
+    session_cookie = client.cookies["sessionid"]
+    page.context.add_cookies(
+        [{"name": "sessionid", "value": session_cookie.value, "url": live_server.url}]
+    )

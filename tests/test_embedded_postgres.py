@@ -1,0 +1,66 @@
+"""Without DATABASE_URL, development starts an embedded PostgreSQL, keeps its data and leaves no stray server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SCRIPT = """
+import django
+django.setup()
+from django.db import connection
+with connection.cursor() as cursor:
+    cursor.execute("CREATE TABLE IF NOT EXISTS survives (n int)")
+    cursor.execute("INSERT INTO survives VALUES (1)")
+    cursor.execute("SELECT count(*), version() FROM survives")
+    count, version = cursor.fetchone()
+print(count, version.split()[1])
+"""
+
+
+def run_development(pgdata: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL"}}
+    env.update(
+        DJANGO_SETTINGS_MODULE="portal.settings.development", PORTAL_EMBEDDED_PGDATA=str(pgdata)
+    )
+    return subprocess.run(
+        [sys.executable, "-c", SCRIPT],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
+def postmaster_running(pgdata: Path) -> bool:
+    pid_file = pgdata / "postmaster.pid"
+    if not pid_file.exists():
+        return False
+    pid = int(pid_file.read_text().splitlines()[0])
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_embedded_server_starts_keeps_data_and_stops(tmp_path):
+    pgdata = tmp_path / "pgdata"
+
+    first = run_development(pgdata)
+    assert first.returncode == 0, first.stderr
+    count, version = first.stdout.split()
+    assert count == "1"
+    assert int(version.split(".")[0]) >= 16
+    assert not postmaster_running(pgdata), "the embedded server outlived its last user"
+
+    second = run_development(pgdata)
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.split()[0] == "2", "data of the first run was not kept"
+    assert not postmaster_running(pgdata)
