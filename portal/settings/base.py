@@ -34,6 +34,8 @@ INSTALLED_APPS = [
     "django_filters",
     "csp",
     "apps.identity",
+    "apps.accounts",
+    "apps.payments",
     "apps.health",
     "apps.home",
 ]
