@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "apps.identity",
     "apps.accounts",
     "apps.payments",
+    "apps.events",
     "apps.health",
     "apps.home",
 ]
