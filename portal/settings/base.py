@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.payments",
     "apps.events",
+    "apps.audit",
     "apps.health",
     "apps.home",
 ]
