@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "apps.payments",
     "apps.events",
     "apps.audit",
+    "apps.approvals",
     "apps.health",
     "apps.home",
 ]
@@ -167,6 +168,16 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_WORKER_SEND_TASK_EVENTS = False
 CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE = {
+    "approvals-dispatch-due-calls": {
+        "task": "apps.approvals.tasks.dispatch_due_calls",
+        "schedule": env_float("OUTBOX_SWEEP_SECONDS", 10.0),
+    },
+    "approvals-expire-overdue-requests": {
+        "task": "apps.approvals.tasks.expire_overdue_requests",
+        "schedule": 300.0,
+    },
+}
 
 # --- The Go services' events (shared/contracts/events.md) --------------------
 EVENTS_BROKER_URL = env_str("EVENTS_BROKER_URL")  # falls back to CELERY_BROKER_URL
@@ -180,6 +191,9 @@ ACCOUNTS_API_URL = env_str("ACCOUNTS_API_URL").rstrip("/")
 ACCOUNTS_API_TOKEN = env_str("ACCOUNTS_API_TOKEN")
 GO_API_CONNECT_TIMEOUT = env_float("GO_API_CONNECT_TIMEOUT", 2.0)
 GO_API_TIMEOUT = env_float("GO_API_TIMEOUT", 10.0)
+GO_API_RETRY_BASE_SECONDS = env_float("GO_API_RETRY_BASE_SECONDS", 1.0)
+GO_API_RETRY_MAX_SECONDS = env_float("GO_API_RETRY_MAX_SECONDS", 60.0)
+GO_API_MAX_ATTEMPTS = env_int("GO_API_MAX_ATTEMPTS", 8)
 
 # --- Single sign-on (shared/contracts/configuration.md) -----------------------
 OIDC_SERVER_URL = env_str("OIDC_SERVER_URL").rstrip("/")
@@ -191,6 +205,8 @@ PORTAL_ROLE_GROUPS = env_str("PORTAL_ROLE_GROUPS", "agent=agent,manager=manager,
 
 # --- Portal rules -------------------------------------------------------------
 REFUND_APPROVAL_THRESHOLDS = env_str("REFUND_APPROVAL_THRESHOLDS")
+APPROVAL_REQUEST_EXPIRY_HOURS = env_int("APPROVAL_REQUEST_EXPIRY_HOURS", 72)
+APPROVAL_MAX_AUTH_AGE_MINUTES = env_int("APPROVAL_MAX_AUTH_AGE_MINUTES", 15)
 SERVICE_API_TOKENS = env_str("SERVICE_API_TOKENS")
 
 # --- Logging ------------------------------------------------------------------

@@ -27,3 +27,24 @@ EVENTS_BROKER_URL = EVENTS_BROKER_URL or CELERY_BROKER_URL
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOG_LEVEL = env_str("LOG_LEVEL", "WARNING").upper()
+
+# Each test run gets its own task queue (inherited by worker subprocesses it starts), which
+# RabbitMQ deletes by itself once idle: parallel runs never consume each other's tasks.
+import os  # noqa: E402
+import uuid  # noqa: E402
+
+from kombu import Exchange, Queue  # noqa: E402
+
+CELERY_TASK_DEFAULT_QUEUE = os.environ.setdefault(
+    "PORTAL_TEST_TASK_QUEUE", f"portal-tests-{uuid.uuid4().hex[:12]}"
+)
+CELERY_TASK_QUEUES = [
+    Queue(
+        CELERY_TASK_DEFAULT_QUEUE,
+        Exchange(CELERY_TASK_DEFAULT_QUEUE),
+        routing_key=CELERY_TASK_DEFAULT_QUEUE,
+        queue_arguments={"x-expires": 300_000},
+    )
+]
+GO_API_RETRY_BASE_SECONDS = 0.05
+GO_API_RETRY_MAX_SECONDS = 0.5
