@@ -1,0 +1,124 @@
+"""Reads for maker-checker requests: the approval queue, a person's own requests, access checks."""
+
+from __future__ import annotations
+
+import uuid
+from itertools import chain
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.http import Http404
+
+from apps.approvals.models import (
+    OPEN_STATUSES,
+    ApprovalRequest,
+    Decision,
+    DecisionKind,
+    FreezeRequest,
+    RefundRequest,
+    RequestStatus,
+)
+from apps.identity.roles import Role
+
+
+def approval_queue(*, manager, limit: int = 200) -> list[ApprovalRequest]:
+    """Undecided requests, oldest first; the manager's own are included but marked by the caller."""
+    refunds = (
+        RefundRequest.objects.filter(status=RequestStatus.REQUESTED)
+        .select_related("requested_by", "payment")
+        .order_by("requested_at")[:limit]
+    )
+    freezes = (
+        FreezeRequest.objects.filter(status=RequestStatus.REQUESTED)
+        .select_related("requested_by", "account")
+        .order_by("requested_at")[:limit]
+    )
+    merged = sorted(chain(refunds, freezes), key=lambda item: item.requested_at)[:limit]
+    _attach_decision_state(merged, manager)
+    return merged
+
+
+def _attach_decision_state(requests: list[ApprovalRequest], manager) -> None:
+    """Set ``approvals_so_far`` and ``approved_by_me`` on each request (two queries in all)."""
+    refund_ids = [r.pk for r in requests if isinstance(r, RefundRequest)]
+    freeze_ids = [r.pk for r in requests if isinstance(r, FreezeRequest)]
+    decisions = Decision.objects.filter(
+        Q(refund_request_id__in=refund_ids) | Q(freeze_request_id__in=freeze_ids),
+        kind=DecisionKind.APPROVE,
+    ).values_list("refund_request_id", "freeze_request_id", "decided_by_id", "decided_at")
+    by_request: dict[uuid.UUID, list[tuple[int, object]]] = {}
+    for refund_id, freeze_id, decided_by, decided_at in decisions:
+        by_request.setdefault(refund_id or freeze_id, []).append((decided_by, decided_at))
+    for item in requests:
+        valid = [d for d in by_request.get(item.pk, []) if d[1] >= item.checked_at]
+        item.approvals_so_far = len(valid)
+        item.approved_by_me = any(decided_by == manager.pk for decided_by, _ in valid)
+        item.is_mine = item.requested_by_id == manager.pk
+
+
+def awaiting_count(*, manager) -> int:
+    """Requests this manager could decide now: undecided, not their own, not yet approved by them."""
+    if not manager.has_role(Role.MANAGER):
+        return 0
+    total = 0
+    for model, field in ((RefundRequest, "refund_request"), (FreezeRequest, "freeze_request")):
+        mine = Decision.objects.filter(
+            **{field: OuterRef("pk")}, decided_by=manager, decided_at__gte=OuterRef("checked_at")
+        )
+        total += (
+            model.objects.filter(status=RequestStatus.REQUESTED)
+            .exclude(requested_by=manager)
+            .exclude(Exists(mine))
+            .count()
+        )
+    return total
+
+
+def requests_of(*, user, limit: int = 200) -> list[ApprovalRequest]:
+    """A person's own requests, newest first."""
+    refunds = RefundRequest.objects.filter(requested_by=user).select_related("payment")
+    freezes = FreezeRequest.objects.filter(requested_by=user).select_related("account")
+    merged = chain(
+        refunds.order_by("-requested_at")[:limit], freezes.order_by("-requested_at")[:limit]
+    )
+    return sorted(merged, key=lambda item: item.requested_at, reverse=True)[:limit]
+
+
+def any_open(requests: list[ApprovalRequest]) -> bool:
+    return any(item.status in OPEN_STATUSES for item in requests)
+
+
+def refund_requests_for_payment(payment_id: uuid.UUID) -> QuerySet[RefundRequest]:
+    return (
+        RefundRequest.objects.filter(payment_id=payment_id)
+        .select_related("requested_by")
+        .order_by("-requested_at")
+    )
+
+
+def freeze_requests_for_account(account_id: uuid.UUID) -> QuerySet[FreezeRequest]:
+    return (
+        FreezeRequest.objects.filter(account_id=account_id)
+        .select_related("requested_by")
+        .order_by("-requested_at")
+    )
+
+
+def request_visible_to(*, user, request_id: uuid.UUID) -> ApprovalRequest:
+    """The request, if this person may see it (managers and auditors: all; others: their own)."""
+    for model in (RefundRequest, FreezeRequest):
+        found = model.objects.select_related("requested_by").filter(pk=request_id).first()
+        if found is None:
+            continue
+        if user.has_role(Role.MANAGER, Role.AUDITOR) or found.requested_by_id == user.pk:
+            return found
+        break
+    raise Http404("No such request")
+
+
+def decisions_of(approval_request: ApprovalRequest) -> QuerySet[Decision]:
+    field = "refund_request" if isinstance(approval_request, RefundRequest) else "freeze_request"
+    return (
+        Decision.objects.filter(**{field: approval_request})
+        .select_related("decided_by")
+        .order_by("decided_at")
+    )
