@@ -10,8 +10,12 @@ import os
 
 from celery import Celery
 
+from apps.events.worker import EventIntakeStep
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.development")
 
 app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# The same worker command consumes the Go services' events (apps.events.intake).
+app.steps["worker"].add(EventIntakeStep)

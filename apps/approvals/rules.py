@@ -21,7 +21,7 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from apps.approvals.currencies import minor_units, to_minor_units
+from apps.payments.currencies import minor_units, to_minor_units
 
 
 @dataclass(frozen=True)

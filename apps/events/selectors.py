@@ -65,3 +65,55 @@ def intake_freshness() -> IntakeFreshness:
     return IntakeFreshness(
         consumer_seen_at=newest["seen"], last_batch_at=newest["batch"], last_batch_lag_seconds=last
     )
+
+
+@dataclass(frozen=True)
+class SourceStats:
+    source: str
+    received: int
+    applied: int
+    duplicates: int
+    stale: int
+    ignored: int
+    dead_letters: int
+    newest_applied_at: datetime | None
+    newest_event_time: datetime | None
+    seconds_since_newest_applied: float | None
+
+    @property
+    def adds_up(self) -> bool:
+        return self.received == (
+            self.applied + self.duplicates + self.stale + self.ignored + self.dead_letters
+        )
+
+
+def intake_stats(now: datetime | None = None) -> list[SourceStats]:
+    """Counts and freshness per source (``manage.py events stats``)."""
+    from apps.events.models import IntakeCounter
+
+    now = now or timezone.now()
+    stats = []
+    for row in IntakeCounter.objects.order_by("source"):
+        since = (now - row.newest_applied_at).total_seconds() if row.newest_applied_at else None
+        stats.append(
+            SourceStats(
+                source=row.source,
+                received=row.received,
+                applied=row.applied,
+                duplicates=row.duplicates,
+                stale=row.stale,
+                ignored=row.ignored,
+                dead_letters=row.dead_letters,
+                newest_applied_at=row.newest_applied_at,
+                newest_event_time=row.newest_event_time,
+                seconds_since_newest_applied=since,
+            )
+        )
+    return stats
+
+
+def pending_dead_letters(*, limit: int | None = None):
+    from apps.events.models import DeadLetter, DeadLetterStatus
+
+    letters = DeadLetter.objects.filter(status=DeadLetterStatus.PENDING).order_by("first_seen")
+    return letters[:limit] if limit else letters

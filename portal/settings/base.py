@@ -12,7 +12,7 @@ from pathlib import Path
 import dj_database_url
 from csp.constants import NONE, SELF
 
-from portal.env import env_float, env_int, env_list, env_str
+from portal.env import env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -183,6 +183,10 @@ CELERY_BEAT_SCHEDULE = {
 EVENTS_BROKER_URL = env_str("EVENTS_BROKER_URL")  # falls back to CELERY_BROKER_URL
 EVENTS_EXCHANGE = env_str("EVENTS_EXCHANGE", "events")
 EVENTS_QUEUE = env_str("EVENTS_QUEUE", "portal.events")
+EVENTS_INTAKE_ENABLED = env_bool("EVENTS_INTAKE_ENABLED", True)
+EVENTS_BATCH_SIZE = env_int("EVENTS_BATCH_SIZE", 500)
+EVENTS_FLUSH_SECONDS = env_float("EVENTS_FLUSH_SECONDS", 0.2)
+EVENTS_DELIVERY_LIMIT = env_int("EVENTS_DELIVERY_LIMIT", 20)
 
 # --- The Go services' APIs (shared/contracts/go-apis.md) ---------------------
 PAYMENTS_API_URL = env_str("PAYMENTS_API_URL").rstrip("/")

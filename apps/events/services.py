@@ -1,0 +1,504 @@
+"""The event intake's write paths: apply a batch of messages, keep dead letters, replay them.
+
+``apply_event_batch`` is the only code that writes the read models. One call
+is one transaction:
+
+1. parse every message strictly (``apps.events.schema``); malformed ones
+   become dead letters, unknown types are recorded as ignored;
+2. drop duplicates — repeated ``(source, id)`` within the batch or already in
+   the ledger;
+3. lock the stored rows of the batch's subjects and classify each new event
+   in arrival order: *applied* if its ``sequence`` is above the subject's
+   current one, *stale* otherwise (state never goes backwards);
+4. upsert the winning state of each subject set-based
+   (``INSERT … SELECT FROM unnest(…) ON CONFLICT … DO UPDATE … WHERE
+   sequence < EXCLUDED.sequence``) — one statement per read model;
+5. append the ledger rows, add to the counters, touch the heartbeat, and let
+   the approvals close requests the events settle.
+
+The caller acknowledges the messages only after this returns, so a crash or
+a database outage at any point loses nothing and applies nothing twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from apps.audit.services import Actor, record
+from apps.events.models import DeadLetter, DeadLetterStatus
+from apps.events.schema import (
+    AccountData,
+    Event,
+    MalformedEvent,
+    RefundData,
+    UnknownEvent,
+    parse_event,
+)
+
+logger = logging.getLogger(__name__)
+
+UNKNOWN_SOURCE = "(unknown)"
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingMessage:
+    body: bytes
+    routing_key: str = ""
+    content_type: str = ""
+    headers: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class BatchResult:
+    received: int = 0
+    applied: int = 0
+    duplicates: int = 0
+    stale: int = 0
+    ignored: int = 0
+    dead_letters: int = 0
+
+    def add(self, other: BatchResult) -> None:
+        for name in ("received", "applied", "duplicates", "stale", "ignored", "dead_letters"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass(frozen=True)
+class ReadModel:
+    table: str
+    pk: str
+    columns: tuple[tuple[str, str], ...]  # (column, PostgreSQL array type)
+
+
+READ_MODELS: dict[str, ReadModel] = {
+    "account": ReadModel(
+        table="accounts_account",
+        pk="account_id",
+        columns=(
+            ("account_id", "uuid"),
+            ("owner_id", "uuid"),
+            ("owner_name", "text"),
+            ("owner_email", "text"),
+            ("currency", "text"),
+            ("balance_cents", "bigint"),
+            ("status", "text"),
+            ("created_at", "timestamptz"),
+            ("updated_at", "timestamptz"),
+        ),
+    ),
+    "payment": ReadModel(
+        table="payments_payment",
+        pk="payment_id",
+        columns=(
+            ("payment_id", "uuid"),
+            ("account_id", "uuid"),
+            ("amount_cents", "bigint"),
+            ("refunded_cents", "bigint"),
+            ("currency", "text"),
+            ("status", "text"),
+            ("description", "text"),
+            ("merchant_reference", "text"),
+            ("created_at", "timestamptz"),
+            ("updated_at", "timestamptz"),
+        ),
+    ),
+    "refund": ReadModel(
+        table="payments_refund",
+        pk="refund_id",
+        columns=(
+            ("refund_id", "uuid"),
+            ("payment_id", "uuid"),
+            ("amount_cents", "bigint"),
+            ("currency", "text"),
+            ("status", "text"),
+            ("failure_reason", "text"),
+            ("reference", "text"),
+            ("created_at", "timestamptz"),
+            ("updated_at", "timestamptz"),
+        ),
+    ),
+}
+
+
+def _upsert_sql(model: ReadModel) -> str:
+    names = [name for name, _ in model.columns] + ["sequence", "synced_at"]
+    types = [kind for _, kind in model.columns] + ["bigint", "timestamptz"]
+    arrays = ", ".join(f"%s::{kind}[]" for kind in types)
+    updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in names if name != model.pk)
+    return (
+        f"INSERT INTO {model.table} ({', '.join(names)}) "  # noqa: S608 — identifiers are constants above
+        f"SELECT * FROM unnest({arrays}) "
+        f"ON CONFLICT ({model.pk}) DO UPDATE SET {updates} "
+        f"WHERE {model.table}.sequence < EXCLUDED.sequence"
+    )
+
+
+_UPSERTS = {kind: _upsert_sql(model) for kind, model in READ_MODELS.items()}
+
+
+def fingerprint(message: IncomingMessage) -> str:
+    digest = hashlib.sha256(message.routing_key.encode() + b"\0" + message.body)
+    return digest.hexdigest()
+
+
+def _source_hint(body: bytes) -> str:
+    """Best effort: the ``source`` of a malformed message, so it is counted where it came from."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return UNKNOWN_SOURCE
+    if (
+        isinstance(document, dict)
+        and isinstance(document.get("source"), str)
+        and document["source"]
+    ):
+        return document["source"][:255]
+    return UNKNOWN_SOURCE
+
+
+def _json_safe(headers: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(headers, default=str))
+
+
+@transaction.atomic
+def apply_event_batch(messages: Sequence[IncomingMessage], *, consumer: str = "") -> BatchResult:
+    """Apply a batch of raw messages in one transaction (see the module docstring)."""
+    now = timezone.now()
+    per_source: dict[str, BatchResult] = defaultdict(BatchResult)
+    events: list[Event] = []
+    unknown: list[UnknownEvent] = []
+    seen: set[tuple[str, str]] = set()
+
+    for message in messages:
+        try:
+            parsed = parse_event(message.body)
+        except MalformedEvent as problem:
+            source = _source_hint(message.body)
+            per_source[source].received += 1
+            per_source[source].dead_letters += 1
+            _keep_dead_letter(message, str(problem), now)
+            continue
+        per_source[parsed.source].received += 1
+        key = (parsed.source, parsed.id)
+        if key in seen:
+            per_source[parsed.source].duplicates += 1
+            continue
+        seen.add(key)
+        if isinstance(parsed, UnknownEvent):
+            unknown.append(parsed)
+        else:
+            events.append(parsed)
+
+    known = _already_received(seen)
+    if known:
+        for item in [*events, *unknown]:
+            if (item.source, item.id) in known:
+                per_source[item.source].duplicates += 1
+        events = [e for e in events if (e.source, e.id) not in known]
+        unknown = [u for u in unknown if (u.source, u.id) not in known]
+
+    outcomes, winners = _classify(events)
+    for kind, states in winners.items():
+        _upsert_states(kind, states, now)
+
+    inserted = _append_ledger(events, outcomes, unknown, now)
+    newest_event_time: dict[str, datetime] = {}
+    for event in events:
+        key = (event.source, event.id)
+        if key not in inserted:  # another consumer recorded it between our check and now
+            per_source[event.source].duplicates += 1
+            continue
+        if outcomes[key] == "applied":
+            per_source[event.source].applied += 1
+            newest = newest_event_time.get(event.source)
+            newest_event_time[event.source] = max(newest, event.time) if newest else event.time
+        else:
+            per_source[event.source].stale += 1
+    for item in unknown:
+        if (item.source, item.id) in inserted:
+            per_source[item.source].ignored += 1
+        else:
+            per_source[item.source].duplicates += 1
+
+    _add_to_counters(per_source, newest_event_time, now)
+    if consumer:
+        _touch_heartbeat(consumer, now, newest_event_time)
+    _settle_requests(winners)
+
+    total = BatchResult()
+    for result in per_source.values():
+        total.add(result)
+    return total
+
+
+def _already_received(keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    if not keys:
+        return set()
+    sources, ids = zip(*keys, strict=True)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT r.source, r.event_id FROM events_received_event r "
+            "JOIN unnest(%s::text[], %s::text[]) AS k(source, event_id) "
+            "ON r.source = k.source AND r.event_id = k.event_id",
+            [list(sources), list(ids)],
+        )
+        return set(cursor.fetchall())
+
+
+def _classify(
+    events: list[Event],
+) -> tuple[dict[tuple[str, str], str], dict[str, dict[uuid.UUID, Event]]]:
+    """Applied or stale, as if the events had been applied one by one in arrival order."""
+    subjects: dict[str, set[uuid.UUID]] = defaultdict(set)
+    for event in events:
+        subjects[event.kind].add(event.subject)
+    current: dict[tuple[str, uuid.UUID], int] = {}
+    with connection.cursor() as cursor:
+        for kind, ids in subjects.items():
+            model = READ_MODELS[kind]
+            # Locks the existing rows: a second consumer classifies after us, against our result.
+            cursor.execute(
+                f"SELECT {model.pk}, sequence FROM {model.table} "  # noqa: S608 — constants
+                f"WHERE {model.pk} = ANY(%s::uuid[]) ORDER BY {model.pk} FOR UPDATE",
+                [sorted(ids)],
+            )
+            for pk, sequence in cursor.fetchall():
+                current[(kind, pk)] = sequence
+    outcomes: dict[tuple[str, str], str] = {}
+    winners: dict[str, dict[uuid.UUID, Event]] = defaultdict(dict)
+    for event in events:
+        key = (event.kind, event.subject)
+        stored = current.get(key)
+        if stored is None or event.sequence > stored:
+            current[key] = event.sequence
+            winners[event.kind][event.subject] = event
+            outcomes[(event.source, event.id)] = "applied"
+        else:
+            outcomes[(event.source, event.id)] = "stale"
+    return outcomes, winners
+
+
+def _upsert_states(kind: str, states: dict[uuid.UUID, Event], now: datetime) -> None:
+    if not states:
+        return
+    model = READ_MODELS[kind]
+    rows = [states[subject] for subject in sorted(states)]
+    arrays: list[list[Any]] = [
+        [getattr(event.data, name) for event in rows] for name, _ in model.columns
+    ]
+    arrays.append([event.sequence for event in rows])
+    arrays.append([now] * len(rows))
+    with connection.cursor() as cursor:
+        cursor.execute(_UPSERTS[kind], arrays)
+
+
+def _append_ledger(
+    events: list[Event],
+    outcomes: dict[tuple[str, str], str],
+    unknown: list[UnknownEvent],
+    now: datetime,
+) -> set[tuple[str, str]]:
+    rows: list[tuple] = [
+        (
+            e.source,
+            e.id,
+            e.type,
+            e.subject,
+            e.sequence,
+            e.time,
+            outcomes[(e.source, e.id)],
+            json.dumps(e.raw_data, separators=(",", ":")),
+        )
+        for e in events
+    ]
+    rows += [(u.source, u.id, u.type, None, None, u.time, "ignored", None) for u in unknown]
+    if not rows:
+        return set()
+    columns = list(zip(*rows, strict=True))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO events_received_event "
+            "(source, event_id, type, subject, sequence, occurred_at, outcome, data, received_at) "
+            "SELECT source, event_id, type, subject, sequence, occurred_at, outcome, data::jsonb, %s "
+            "FROM unnest(%s::text[], %s::text[], %s::text[], %s::uuid[], %s::bigint[], "
+            "%s::timestamptz[], %s::text[], %s::text[]) "
+            "AS t(source, event_id, type, subject, sequence, occurred_at, outcome, data) "
+            "ON CONFLICT (source, event_id) DO NOTHING RETURNING source, event_id",
+            [now, *[list(column) for column in columns]],
+        )
+        return set(cursor.fetchall())
+
+
+def _add_to_counters(
+    per_source: dict[str, BatchResult], newest_event_time: dict[str, datetime], now: datetime
+) -> None:
+    if not per_source:
+        return
+    sources = sorted(per_source)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO events_intake_counter AS c "
+            "(source, received, applied, duplicates, stale, ignored, dead_letters, "
+            "newest_applied_at, newest_event_time) "
+            "SELECT * FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::bigint[], "
+            "%s::bigint[], %s::bigint[], %s::bigint[], %s::timestamptz[], %s::timestamptz[]) "
+            "ON CONFLICT (source) DO UPDATE SET "
+            "received = c.received + EXCLUDED.received, applied = c.applied + EXCLUDED.applied, "
+            "duplicates = c.duplicates + EXCLUDED.duplicates, stale = c.stale + EXCLUDED.stale, "
+            "ignored = c.ignored + EXCLUDED.ignored, "
+            "dead_letters = c.dead_letters + EXCLUDED.dead_letters, "
+            "newest_applied_at = GREATEST(c.newest_applied_at, EXCLUDED.newest_applied_at), "
+            "newest_event_time = GREATEST(c.newest_event_time, EXCLUDED.newest_event_time)",
+            [
+                sources,
+                *[
+                    [getattr(per_source[s], name) for s in sources]
+                    for name in (
+                        "received",
+                        "applied",
+                        "duplicates",
+                        "stale",
+                        "ignored",
+                        "dead_letters",
+                    )
+                ],
+                [now if per_source[s].applied else None for s in sources],
+                [newest_event_time.get(s) for s in sources],
+            ],
+        )
+
+
+def _touch_heartbeat(consumer: str, now: datetime, newest_event_time: dict[str, datetime]) -> None:
+    lag = None
+    if newest_event_time:
+        lag = max((now - max(newest_event_time.values())).total_seconds(), 0.0)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO events_intake_heartbeat AS h "
+            "(consumer, seen_at, last_batch_at, last_batch_lag_seconds) VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT (consumer) DO UPDATE SET seen_at = EXCLUDED.seen_at, "
+            "last_batch_at = COALESCE(EXCLUDED.last_batch_at, h.last_batch_at), "
+            "last_batch_lag_seconds = COALESCE(EXCLUDED.last_batch_lag_seconds, h.last_batch_lag_seconds)",
+            [consumer, now, now if lag is not None else None, lag],
+        )
+
+
+def touch_heartbeat(*, consumer: str) -> None:
+    """The consumer is alive but idle."""
+    _touch_heartbeat(consumer, timezone.now(), {})
+
+
+def _settle_requests(winners: dict[str, dict[uuid.UUID, Event]]) -> None:
+    """Let refund and freeze requests the portal made learn their outcome from these events."""
+    from apps.approvals.services import (
+        RefundObserved,
+        settle_freezes_from_events,
+        settle_refunds_from_events,
+    )
+
+    refunds = []
+    for event in winners.get("refund", {}).values():
+        data: RefundData = event.data  # type: ignore[assignment]
+        if data.reference:
+            refunds.append(
+                RefundObserved(data.refund_id, data.reference, data.status, data.failure_reason)
+            )
+    if refunds:
+        settle_refunds_from_events(refunds=refunds)
+    accounts = [
+        (event.data.account_id, event.data.status)
+        for event in winners.get("account", {}).values()
+        if isinstance(event.data, AccountData)
+    ]
+    if accounts:
+        settle_freezes_from_events(accounts=accounts)
+
+
+def _keep_dead_letter(message: IncomingMessage, reason: str, now: datetime) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO events_dead_letter AS d "
+            "(fingerprint, routing_key, content_type, headers, body, reason, "
+            "first_seen, last_seen, attempts, status) "
+            "VALUES (%s, %s, %s, %s::jsonb, %s, %s, %s, %s, 1, %s) "
+            "ON CONFLICT (fingerprint) DO UPDATE SET last_seen = EXCLUDED.last_seen, "
+            "attempts = d.attempts + 1, reason = EXCLUDED.reason, status = EXCLUDED.status, "
+            "resolved_at = NULL",
+            [
+                fingerprint(message),
+                message.routing_key[:255],
+                message.content_type[:255],
+                json.dumps(_json_safe(message.headers)),
+                message.body,
+                reason,
+                now,
+                now,
+                DeadLetterStatus.PENDING,
+            ],
+        )
+    logger.warning(
+        "dead letter: %s",
+        reason,
+        extra={"routing_key": message.routing_key, "fingerprint": fingerprint(message)},
+    )
+
+
+def keep_dead_letter(*, message: IncomingMessage, reason: str) -> None:
+    """Keep a message the intake gives up on (a handler that keeps failing, a parked message)."""
+    with transaction.atomic():
+        _keep_dead_letter(message, reason, timezone.now())
+        source = _source_hint(message.body)
+        result = BatchResult(received=1, dead_letters=1)
+        _add_to_counters({source: result}, {}, timezone.now())
+
+
+def replay_dead_letters(*, ids: Iterable[int] | None, actor: Actor) -> dict[str, list[int]]:
+    """Feed dead letters through the normal path again; ``ids=None`` replays every pending one.
+
+    A letter that now applies is marked resolved; one that still fails stays,
+    with its attempts counted and its reason refreshed. The replay is recorded
+    in the action log.
+    """
+    letters = DeadLetter.objects.filter(status=DeadLetterStatus.PENDING).order_by("first_seen")
+    if ids is not None:
+        letters = letters.filter(pk__in=list(ids))
+    resolved: list[int] = []
+    failing: list[int] = []
+    with transaction.atomic():
+        for letter in letters.select_for_update():
+            message = IncomingMessage(
+                body=bytes(letter.body),
+                routing_key=letter.routing_key,
+                content_type=letter.content_type,
+                headers=letter.headers,
+            )
+            result = apply_event_batch([message], consumer="")
+            if result.dead_letters:
+                failing.append(letter.pk)
+            else:
+                DeadLetter.objects.filter(pk=letter.pk).update(
+                    status=DeadLetterStatus.RESOLVED, resolved_at=timezone.now()
+                )
+                resolved.append(letter.pk)
+        record(
+            action="events.dead_letter.replay",
+            actor=actor,
+            target_type="dead_letter",
+            target_id=",".join(str(pk) for pk in [*resolved, *failing])[:255],
+            params={
+                "requested": None if ids is None else sorted(ids),
+                "resolved": resolved,
+                "still_failing": failing,
+            },
+        )
+    return {"resolved": resolved, "still_failing": failing}

@@ -1,0 +1,279 @@
+"""Every row of the events contract's behaviour table, through real RabbitMQ into PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import psycopg
+import pytest
+from django.db import connection
+
+from apps.accounts.models import Account
+from apps.events.models import (
+    DeadLetter,
+    EventOutcome,
+    IntakeCounter,
+    IntakeHeartbeat,
+    ReceivedEvent,
+)
+from apps.payments.models import Payment, Refund
+from tests.events.conftest import RunningIntake, wait_until
+from tests.events.factories import account_event, payment_event, refund_event
+
+pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True)]
+
+
+def counters() -> dict[str, int]:
+    totals = {
+        "received": 0,
+        "applied": 0,
+        "duplicates": 0,
+        "stale": 0,
+        "ignored": 0,
+        "dead_letters": 0,
+    }
+    for row in IntakeCounter.objects.all():
+        for name in totals:
+            totals[name] += getattr(row, name)
+    return totals
+
+
+def received(total: int):
+    return lambda: counters()["received"] >= total
+
+
+def test_a_valid_new_event_is_applied_and_recorded_once(bus, intake):
+    account_id = str(uuid.uuid4())
+    event = account_event(
+        account_id, 1, "account.created", owner_name="Ada Lovelace", balance_cents=-250
+    )
+    bus.publisher.publish(event)
+    wait_until(lambda: Account.objects.filter(pk=account_id).exists(), timeout=5)
+
+    account = Account.objects.get(pk=account_id)
+    assert account.owner_name == "Ada Lovelace"
+    assert account.balance_cents == -250
+    assert account.sequence == 1
+    assert account.synced_at is not None
+    assert (
+        ReceivedEvent.objects.filter(event_id=event["id"], outcome=EventOutcome.APPLIED).count()
+        == 1
+    )
+
+
+def test_a_lone_event_lands_within_a_second(bus, intake):
+    payment_id = str(uuid.uuid4())
+    started = time.monotonic()
+    bus.publisher.publish(payment_event(payment_id, 1, "payment.created"))
+    wait_until(lambda: Payment.objects.filter(pk=payment_id).exists(), timeout=5, interval=0.01)
+    assert time.monotonic() - started < 1.0
+
+
+def test_a_duplicate_changes_nothing_and_is_counted(bus, intake):
+    account_id = str(uuid.uuid4())
+    event = account_event(account_id, 1, "account.created", balance_cents=100)
+    bus.publisher.publish(event)
+    wait_until(received(1))
+    Account.objects.filter(pk=account_id).update(owner_name="changed by the test")
+    bus.publisher.publish(event)
+    bus.publisher.publish(event)
+    wait_until(received(3))
+    assert counters() == {
+        "received": 3,
+        "applied": 1,
+        "duplicates": 2,
+        "stale": 0,
+        "ignored": 0,
+        "dead_letters": 0,
+    }
+    assert Account.objects.get(pk=account_id).owner_name == "changed by the test"
+    assert ReceivedEvent.objects.filter(event_id=event["id"]).count() == 1
+
+
+def test_state_never_goes_backwards(bus, intake):
+    account_id = str(uuid.uuid4())
+    bus.publisher.publish(account_event(account_id, 3, status="frozen"))
+    wait_until(received(1))
+    bus.publisher.publish(account_event(account_id, 2, status="active"))
+    wait_until(received(2))
+    account = Account.objects.get(pk=account_id)
+    assert (account.status, account.sequence) == ("frozen", 3)
+    assert counters()["stale"] == 1
+    outcomes = dict(
+        ReceivedEvent.objects.filter(subject=account_id).values_list("sequence", "outcome")
+    )
+    assert outcomes == {3: "applied", 2: "stale"}
+
+
+def test_an_update_before_its_create_creates_the_row(bus, intake):
+    payment_id = str(uuid.uuid4())
+    bus.publisher.publish(payment_event(payment_id, 2, "payment.updated", status="settled"))
+    wait_until(lambda: Payment.objects.filter(pk=payment_id).exists())
+    bus.publisher.publish(payment_event(payment_id, 1, "payment.created", status="pending"))
+    wait_until(received(2))
+    payment = Payment.objects.get(pk=payment_id)
+    assert (payment.status, payment.sequence) == ("settled", 2)
+
+
+def test_a_refund_before_its_payment_and_a_payment_before_its_account(bus, intake):
+    account_id, payment_id, refund_id = (str(uuid.uuid4()) for _ in range(3))
+    bus.publisher.publish(refund_event(refund_id, payment_id, 1, "refund.created"))
+    bus.publisher.publish(payment_event(payment_id, 1, "payment.created", account_id=account_id))
+    wait_until(received(2))
+    refund = Refund.objects.get(pk=refund_id)
+    assert str(refund.payment_id) == payment_id
+    payment = Payment.objects.get(pk=payment_id)
+    assert str(payment.account_id) == account_id
+    assert not Account.objects.filter(pk=account_id).exists()
+
+    bus.publisher.publish(
+        account_event(account_id, 1, "account.created", owner_name="Late Arrival")
+    )
+    wait_until(lambda: Account.objects.filter(pk=account_id).exists())
+    assert (
+        Payment.objects.select_related("account").get(pk=payment_id).account.owner_name
+        == "Late Arrival"
+    )
+    assert list(Payment.objects.get(pk=payment_id).refunds.values_list("pk", flat=True)) == [
+        uuid.UUID(refund_id)
+    ]
+
+
+def test_an_unknown_type_is_acknowledged_and_recorded_as_ignored(bus, transactional_db):
+    running = RunningIntake(bus.config()).start()
+    event = account_event(str(uuid.uuid4()), 1)
+    event["type"] = "account.merged"
+    bus.publisher.publish_raw(json.dumps(event).encode(), routing_key="account.merged")
+    wait_until(received(1))
+    running.stop()
+    assert counters()["ignored"] == 1
+    assert ReceivedEvent.objects.get(event_id=event["id"]).outcome == EventOutcome.IGNORED
+    assert bus.ready_messages() == 0
+    assert not DeadLetter.objects.exists()
+
+
+MALFORMED = {
+    "not JSON": (b"{this is not json", "body is not JSON"),
+    "not an object": (b'["an", "array"]', "not an object"),
+    "missing id": (None, "missing field 'id'"),
+    "bad UUID": (None, "'subject' is not a UUID"),
+    "unknown currency": (None, "not an ISO 4217 currency: 'ABC'"),
+    "bad timestamp": (None, "'time' is not an RFC 3339 timestamp"),
+    "ill-typed amount": (None, "'amount_cents' must be an integer"),
+    "refunded above amount": (None, "exceeds 'amount_cents'"),
+}
+
+
+def _malformed_body(case: str) -> bytes:
+    raw, _ = MALFORMED[case]
+    if raw is not None:
+        return raw
+    event = payment_event(str(uuid.uuid4()), 1, "payment.created")
+    if case == "missing id":
+        del event["id"]
+    elif case == "bad UUID":
+        event["subject"] = "12345"
+    elif case == "unknown currency":
+        event["data"]["currency"] = "ABC"
+    elif case == "bad timestamp":
+        event["time"] = "24/11/2026 10:15"
+    elif case == "ill-typed amount":
+        event["data"]["amount_cents"] = "5000"
+    elif case == "refunded above amount":
+        event["data"]["refunded_cents"] = 9_999
+    return json.dumps(event).encode()
+
+
+def test_malformed_messages_become_dead_letters_and_leave_the_queue(bus, transactional_db):
+    running = RunningIntake(bus.config()).start()
+    bodies = {case: _malformed_body(case) for case in MALFORMED}
+    for case, body in bodies.items():
+        bus.publisher.publish_raw(body, routing_key="payment.created", headers={"x-case": case})
+    wait_until(lambda: DeadLetter.objects.count() == len(MALFORMED))
+    running.stop()
+
+    assert bus.ready_messages() == 0, "dead letters must be taken off the live queue"
+    for case, body in bodies.items():
+        letter = DeadLetter.objects.get(headers__contains={"x-case": case})
+        assert MALFORMED[case][1] in letter.reason, (case, letter.reason)
+        assert bytes(letter.body) == body
+        assert letter.routing_key == "payment.created"
+        assert letter.attempts == 1
+    assert counters()["dead_letters"] == len(MALFORMED)
+
+
+def test_the_same_malformed_message_again_counts_attempts_on_one_dead_letter(bus, intake):
+    bus.publisher.publish_raw(b"nope", routing_key="account.updated")
+    wait_until(lambda: DeadLetter.objects.count() == 1)
+    bus.publisher.publish_raw(b"nope", routing_key="account.updated")
+    wait_until(lambda: DeadLetter.objects.filter(attempts=2).exists())
+    letter = DeadLetter.objects.get()
+    assert letter.last_seen > letter.first_seen
+
+
+def test_counts_add_up_and_the_heartbeat_shows_the_consumer(bus, intake):
+    account_id = str(uuid.uuid4())
+    first = account_event(account_id, 2, "account.created")
+    bus.publisher.publish(first)
+    bus.publisher.publish(first)
+    bus.publisher.publish(account_event(account_id, 1))
+    bus.publisher.publish_raw(b"garbage", routing_key="account.updated")
+    unknown = account_event(account_id, 9)
+    unknown["type"] = "account.audited"
+    bus.publisher.publish_raw(json.dumps(unknown).encode(), routing_key="account.audited")
+    wait_until(received(5))
+    totals = counters()
+    assert totals == {
+        "received": 5,
+        "applied": 1,
+        "duplicates": 1,
+        "stale": 1,
+        "ignored": 1,
+        "dead_letters": 1,
+    }
+    heartbeat = IntakeHeartbeat.objects.get(consumer=intake.intake.name)
+    assert heartbeat.last_batch_at is not None
+
+
+def test_a_database_outage_loses_nothing_and_applies_nothing_twice(bus, transactional_db):
+    running = RunningIntake(bus.config(flush_seconds=0.02)).start()
+    database = connection.settings_dict["NAME"]
+    payment_ids = [str(uuid.uuid4()) for _ in range(30)]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (own_pid,) = cursor.fetchone()
+    admin = psycopg.connect(
+        **{**connection.get_connection_params(), "dbname": "postgres"}, autocommit=True
+    )
+    try:
+        # The database refuses the intake: its connection is cut and no new one is allowed.
+        admin.execute(f'ALTER DATABASE "{database}" WITH ALLOW_CONNECTIONS false')
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> %s",
+            [database, own_pid],
+        )
+        for index, payment_id in enumerate(payment_ids):
+            bus.publisher.publish(
+                payment_event(payment_id, 1, "payment.created", amount_cents=100 + index)
+            )
+            bus.publisher.publish(
+                payment_event(payment_id, 2, status="settled", amount_cents=100 + index)
+            )
+        time.sleep(1.5)
+        assert Payment.objects.count() == 0, (
+            "nothing can be applied while the database refuses the intake"
+        )
+    finally:
+        admin.execute(f'ALTER DATABASE "{database}" WITH ALLOW_CONNECTIONS true')
+        admin.close()
+    wait_until(lambda: Payment.objects.filter(sequence=2).count() == 30, timeout=30)
+    # The intake may have seen some messages twice (redelivery after the outage): none counts twice.
+    running.stop()
+    assert ReceivedEvent.objects.count() == 60
+    totals = counters()
+    assert totals["applied"] == 60
+    assert totals["received"] == totals["applied"] + totals["duplicates"]
+    assert bus.ready_messages() == 0
+    assert {p.amount_cents for p in Payment.objects.all()} == {100 + i for i in range(30)}
