@@ -136,7 +136,7 @@ class EventIntake:
 
     def __init__(self, config: IntakeConfig, *, name: str | None = None) -> None:
         self.config = config
-        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self.name = name or self.default_name()
         self._stop = threading.Event()
         self._buffer: list[Message] = []
         self._first_buffered_at = 0.0
@@ -144,6 +144,10 @@ class EventIntake:
         self._failures: dict[str, int] = {}
         self._multiple_ack = True
         self.ready = threading.Event()
+
+    @staticmethod
+    def default_name() -> str:
+        return f"{socket.gethostname()}:{os.getpid()}"
 
     def stop(self) -> None:
         self._stop.set()

@@ -23,8 +23,8 @@ class EventIntakeStep(bootsteps.StartStopStep):
 
     def __init__(self, worker, **kwargs) -> None:
         super().__init__(worker, **kwargs)
-        self.intake = None
-        self.thread: threading.Thread | None = None
+        self.intakes: list = []
+        self.threads: list[threading.Thread] = []
 
     def start(self, worker) -> None:
         from django.conf import settings
@@ -34,14 +34,19 @@ class EventIntakeStep(bootsteps.StartStopStep):
             return
         from apps.events.intake import EventIntake, IntakeConfig
 
-        self.intake = EventIntake(IntakeConfig.from_settings())
-        self.thread = threading.Thread(target=self.intake.run, name="event-intake", daemon=True)
-        self.thread.start()
+        config = IntakeConfig.from_settings()
+        # Two consumers overlap one's database round trips with the other's parsing.
+        for number in range(settings.EVENTS_CONSUMERS):
+            intake = EventIntake(config, name=f"{EventIntake.default_name()}/{number}")
+            thread = threading.Thread(target=intake.run, name=f"event-intake-{number}", daemon=True)
+            thread.start()
+            self.intakes.append(intake)
+            self.threads.append(thread)
 
     def stop(self, worker) -> None:
-        if self.intake is None or self.thread is None:
-            return
-        self.intake.stop()
-        self.thread.join(timeout=15)
+        for intake in self.intakes:
+            intake.stop()
+        for thread in self.threads:
+            thread.join(timeout=15)
 
     shutdown = stop

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -14,6 +18,8 @@ from kombu import Connection
 
 from apps.events.intake import EventIntake, IntakeConfig
 from devtools.standin.publisher import EventPublisher
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def wait_until(
@@ -94,3 +100,57 @@ def intake(bus, transactional_db) -> Iterator[RunningIntake]:
     running = RunningIntake(bus.config()).start()
     yield running
     running.stop()
+
+
+def test_database_url() -> str:
+    """A DATABASE_URL for subprocesses that points at this test run's database."""
+    from urllib.parse import quote
+
+    from django.db import connection
+
+    params = connection.settings_dict
+    user = quote(params["USER"] or "postgres")
+    password = f":{quote(params['PASSWORD'])}" if params["PASSWORD"] else ""
+    host = params["HOST"] or ""
+    name = params["NAME"]
+    if host.startswith("/"):
+        return f"postgresql://{user}{password}@/{name}?host={host}"
+    port = f":{params['PORT']}" if params["PORT"] else ""
+    return f"postgresql://{user}{password}@{host}{port}/{name}"
+
+
+def start_worker(bus: Bus, *, log_path) -> subprocess.Popen:
+    """A real ``celery -A portal worker`` (tasks and event intake) on this test's bus and database."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "portal.settings.test",
+        "DATABASE_URL": test_database_url(),
+        "CELERY_BROKER_URL": bus.broker_url,
+        "EVENTS_EXCHANGE": bus.exchange,
+        "EVENTS_QUEUE": bus.queue,
+        "EVENTS_FLUSH_SECONDS": "0.05",
+        "LOG_LEVEL": "INFO",
+    }
+    log = open(log_path, "ab")  # noqa: SIM115 — handed to the child process
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "portal",
+            "worker",
+            "--pool",
+            "solo",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--loglevel",
+            "INFO",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )

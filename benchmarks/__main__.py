@@ -1,0 +1,6 @@
+"""``python -m benchmarks`` lists the benchmarks."""
+
+print(
+    "Benchmarks (run each with .venv/bin/python -m <module>):\n"
+    "  benchmarks.ingestion   event intake vs. one Celery task per event"
+)
