@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from django.urls import include, path
 
+from apps.identity.urls import allauth_urlpatterns
+
 urlpatterns = [
     path("", include("apps.health.urls")),
     path("", include("apps.home.urls")),
+    path("accounts/", include("apps.identity.urls")),
+    *allauth_urlpatterns,
 ]
 
 handler403 = "apps.home.views.permission_denied"

@@ -100,19 +100,30 @@ def browser_type_launch_args(browser_type_launch_args):
 
 @pytest.fixture
 def page_watch(page):
-    """Collect console errors and CSP violations of a page for assertions."""
-    problems: list[str] = []
+    """Collect console errors and CSP violations of a page for assertions.
+
+    ``page_watch(origin=...)`` keeps only what pages of that origin reported
+    (a sign-in passes through the IdP's own pages, which are not ours).
+    """
+    problems: list[tuple[str, str]] = []
     page.add_init_script(
         "document.addEventListener('securitypolicyviolation', e => {"
         " (window.__cspViolations = window.__cspViolations || [])"
         ".push(e.violatedDirective + ' ' + e.blockedURI); });"
     )
-    page.on("console", lambda msg: msg.type == "error" and problems.append(msg.text))
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    page.on(
+        "console",
+        lambda msg: (
+            msg.type == "error"
+            and problems.append((msg.location.get("url", "") or page.url, msg.text))
+        ),
+    )
+    page.on("pageerror", lambda exc: problems.append((page.url, str(exc))))
 
-    def collected() -> list[str]:
+    def collected(origin: str | None = None) -> list[str]:
         violations = page.evaluate("window.__cspViolations || []")
-        return problems + [f"CSP: {v}" for v in violations]
+        found = [text for url, text in problems if origin is None or url.startswith(origin)]
+        return found + [f"CSP: {v}" for v in violations]
 
     return collected
 

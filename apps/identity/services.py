@@ -1,25 +1,129 @@
-"""Writes that concern identity: sign-in bookkeeping and access decisions worth recording."""
+"""Writes that concern identity: roles from the IdP, sign-in bookkeeping, access decisions.
+
+Roles are re-read from the IdP's group claim at every sign-in: a group
+removed at the IdP removes the role at the next sign-in. Every sign-in,
+sign-out, role change and refused access is recorded in the action log.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
 
+from django.conf import settings
+from django.db import transaction
 from django.http import HttpRequest
+from django.utils import timezone
+
+from apps.audit.services import Actor, Outcome, record
+from apps.identity.role_mapping import parse_role_groups, roles_for_groups
 
 logger = logging.getLogger("portal.access")
+
+AUTH_TIME_KEY = "portal_auth_time"
+
+
+def groups_from_claims(claims: Iterable[dict[str, Any]]) -> list[str]:
+    """The groups claim (``OIDC_GROUPS_CLAIM``) from the ID token and/or userinfo.
+
+    IdPs send it as a list, or (some) as one comma- or space-separated string.
+    """
+    name = settings.OIDC_GROUPS_CLAIM
+    groups: set[str] = set()
+    for source in claims:
+        value = (source or {}).get(name)
+        if isinstance(value, str):
+            groups.update(part for part in value.replace(",", " ").split() if part)
+        elif isinstance(value, list | tuple):
+            groups.update(str(item) for item in value if item)
+    return sorted(groups)
+
+
+def sync_roles(*, user: Any, groups: Sequence[str], request: HttpRequest | None = None) -> bool:
+    """Set the user's roles from their IdP groups; record a change. Returns True if roles changed."""
+    mapping = parse_role_groups(settings.PORTAL_ROLE_GROUPS)
+    new_roles = roles_for_groups(groups, mapping)
+    old_roles = sorted(user.roles or [])
+    changed = new_roles != old_roles
+    user.roles = new_roles
+    user.idp_groups = list(groups)
+    user.roles_synced_at = timezone.now()
+    if user.pk is None:
+        return changed  # a new user: saved by the sign-up that follows, recorded at sign-in
+    with transaction.atomic():
+        user.save(update_fields=["roles", "idp_groups", "roles_synced_at"])
+        if changed:
+            record(
+                action="identity.roles_changed",
+                actor=Actor.system("sso"),
+                target_type="user",
+                target_id=str(user.pk),
+                params={"old_roles": old_roles, "new_roles": new_roles, "groups": list(groups)},
+                request=request,
+            )
+    return changed
+
+
+def record_sign_in(*, request: HttpRequest, user: Any) -> None:
+    request.session[AUTH_TIME_KEY] = timezone.now().isoformat()
+    record(
+        action="identity.sign_in",
+        actor=Actor.for_user(user),
+        target_type="user",
+        target_id=str(user.pk),
+        params={"roles": sorted(user.roles or []), "groups": list(user.idp_groups or [])},
+        request=request,
+    )
+
+
+def record_sign_out(*, request: HttpRequest, user: Any, reason: str = "") -> None:
+    record(
+        action="identity.sign_out",
+        actor=Actor.for_user(user),
+        target_type="user",
+        target_id=str(user.pk),
+        reason=reason,
+        request=request,
+    )
+
+
+def record_sign_in_failed(*, request: HttpRequest, error: str) -> None:
+    record(
+        action="identity.sign_in_failed",
+        actor=Actor.system("sso"),
+        outcome=Outcome.REJECTED,
+        reason=error[:500],
+        request=request,
+    )
 
 
 def record_access_denied(*, request: HttpRequest, required_roles: Sequence[str]) -> None:
     user = request.user
-    logger.warning(
-        "access denied",
-        extra={
-            "event": "access.denied",
-            "path": request.path,
-            "method": request.method,
-            "user_id": getattr(user, "pk", None),
-            "user_roles": list(getattr(user, "roles", []) or []),
-            "required_roles": list(required_roles),
-        },
+    actor = Actor.for_user(user) if user.is_authenticated else Actor.system("anonymous")
+    record(
+        action="access.denied",
+        actor=actor,
+        target_type="url",
+        target_id=request.path[:255],
+        outcome=Outcome.REJECTED,
+        params={"method": request.method, "required_roles": list(required_roles)},
+        request=request,
     )
+
+
+def authenticated_at(request: HttpRequest) -> datetime | None:
+    """When this session last signed in through the IdP."""
+    raw = request.session.get(AUTH_TIME_KEY)
+    if not raw:
+        return None
+    try:
+        return datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+
+
+def recent_sign_in(request: HttpRequest, max_age_seconds: int) -> bool:
+    moment = authenticated_at(request)
+    return moment is not None and timezone.now() - moment <= timedelta(seconds=max_age_seconds)

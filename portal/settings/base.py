@@ -33,6 +33,10 @@ INSTALLED_APPS = [
     "django_tables2",
     "django_filters",
     "csp",
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
     "apps.identity",
     "apps.accounts",
     "apps.payments",
@@ -50,6 +54,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "apps.identity.middleware.SessionLifetimeMiddleware",
     "apps.identity.access.AccessPolicyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -99,9 +105,26 @@ DATABASES = {"default": database_config(DATABASE_URL)} if DATABASE_URL else {}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Identity -----------------------------------------------------------------
+# Single sign-on only (django-allauth's generic OpenID Connect provider, id
+# "sso"); there is no local password sign-in or sign-up anywhere.
 AUTH_USER_MODEL = "identity.User"
+AUTHENTICATION_BACKENDS = ["allauth.account.auth_backends.AuthenticationBackend"]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
+ACCOUNT_ADAPTER = "apps.identity.adapters.PortalAccountAdapter"
+SOCIALACCOUNT_ADAPTER = "apps.identity.adapters.PortalSocialAccountAdapter"
+SOCIALACCOUNT_ONLY = True
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_LOGOUT_ON_GET = False
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_LOGIN_ON_GET = False  # starting a sign-in is a POST (CSRF-protected)
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # users are matched by the IdP's `sub`, never by email
+SOCIALACCOUNT_STORE_TOKENS = False
+# Session hygiene: an idle session ends after PORTAL_SESSION_IDLE_MINUTES, any
+# session after PORTAL_SESSION_MAX_HOURS (apps.identity.middleware).
+PORTAL_SESSION_IDLE_MINUTES = env_int("PORTAL_SESSION_IDLE_MINUTES", 30)
+PORTAL_SESSION_MAX_HOURS = env_int("PORTAL_SESSION_MAX_HOURS", 12)
+SESSION_COOKIE_AGE = PORTAL_SESSION_MAX_HOURS * 3600
 
 # --- Internationalisation ---------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -207,6 +230,49 @@ OIDC_CLIENT_SECRET = env_str("OIDC_CLIENT_SECRET")
 OIDC_PROVIDER_NAME = env_str("OIDC_PROVIDER_NAME", "Single sign-on")
 OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM", "groups")
 PORTAL_ROLE_GROUPS = env_str("PORTAL_ROLE_GROUPS", "agent=agent,manager=manager,auditor=auditor")
+
+
+def oidc_providers(server_url: str, client_id: str, secret: str, name: str) -> dict:
+    """allauth's configuration for the one OpenID Connect app, provider id ``sso``.
+
+    PKCE is switched on (allauth leaves it off for the generic provider);
+    ``iss`` and ``aud`` of the ID token are verified by allauth against the
+    discovery document and the client id; ``apps.identity.checks`` also checks
+    the discovered issuer equals OIDC_SERVER_URL.
+    """
+    if not server_url:
+        return {}
+    return {
+        "openid_connect": {
+            "OAUTH_PKCE_ENABLED": True,
+            "APPS": [
+                {
+                    "provider_id": "sso",
+                    "name": name,
+                    "client_id": client_id,
+                    "secret": secret,
+                    "settings": {
+                        "server_url": server_url,
+                        "oauth_pkce_enabled": True,
+                        "token_auth_method": "client_secret_basic",
+                    },
+                }
+            ],
+            "SCOPE": ["openid", "email", "profile"],
+        }
+    }
+
+
+SOCIALACCOUNT_PROVIDERS = oidc_providers(
+    OIDC_SERVER_URL, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OIDC_PROVIDER_NAME
+)
+# The sign-in form posts to the portal, which redirects to the IdP: Chromium
+# applies form-action to that redirect, so the IdP's origin must be allowed.
+if OIDC_SERVER_URL:
+    from urllib.parse import urlsplit as _urlsplit
+
+    _idp = _urlsplit(OIDC_SERVER_URL)
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"] = [SELF, f"{_idp.scheme}://{_idp.netloc}"]
 
 # --- Portal rules -------------------------------------------------------------
 REFUND_APPROVAL_THRESHOLDS = env_str("REFUND_APPROVAL_THRESHOLDS")

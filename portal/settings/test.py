@@ -26,6 +26,8 @@ CELERY_BROKER_URL = CELERY_BROKER_URL or "amqp://guest:guest@127.0.0.1:5672//"
 EVENTS_BROKER_URL = EVENTS_BROKER_URL or CELERY_BROKER_URL
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Tests may force_login() a user; the product itself signs people in only through the IdP.
+AUTHENTICATION_BACKENDS = [*AUTHENTICATION_BACKENDS, "django.contrib.auth.backends.ModelBackend"]  # noqa: F405
 LOG_LEVEL = env_str("LOG_LEVEL", "WARNING").upper()
 
 # Each test run gets its own task queue (inherited by worker subprocesses it starts), which

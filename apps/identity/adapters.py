@@ -1,0 +1,45 @@
+"""allauth adapters: the only place that touches the sign-in flow.
+
+No local accounts: the account adapter refuses local sign-up; the social
+account adapter opens sign-up to the IdP only, and re-syncs roles from the
+group claim at every sign-in.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from allauth.account.adapter import DefaultAccountAdapter
+from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from django.http import HttpRequest
+
+from apps.identity import services
+
+
+class PortalAccountAdapter(DefaultAccountAdapter):
+    def is_open_for_signup(self, request: HttpRequest) -> bool:
+        return False  # local sign-up never; accounts come from the IdP
+
+
+class PortalSocialAccountAdapter(DefaultSocialAccountAdapter):
+    def is_open_for_signup(self, request: HttpRequest, sociallogin: Any) -> bool:
+        return True
+
+    def pre_social_login(self, request: HttpRequest, sociallogin: Any) -> None:
+        """Called for every sign-in, new or returning: roles follow the IdP's groups."""
+        extra = sociallogin.account.extra_data or {}
+        groups = services.groups_from_claims([extra.get("id_token"), extra.get("userinfo"), extra])
+        services.sync_roles(user=sociallogin.user, groups=groups, request=request)
+
+    def populate_user(self, request: HttpRequest, sociallogin: Any, data: dict) -> Any:
+        user = super().populate_user(request, sociallogin, data)
+        if not user.email and data.get("email"):
+            user.email = data["email"]
+        return user
+
+    def on_authentication_error(
+        self, request, provider, error=None, exception=None, extra_context=None
+    ) -> None:
+        services.record_sign_in_failed(
+            request=request, error=f"{error or 'error'}: {exception or ''}".strip(": ")
+        )

@@ -1,0 +1,30 @@
+"""Sign-in URLs. Only the parts of allauth the SSO flow needs are exposed."""
+
+from allauth.socialaccount import views as social_views
+from django.urls import include, path
+
+from apps.identity import views
+
+app_name = "identity"
+
+urlpatterns = [
+    path("signed-out/", views.signed_out, name="signed_out"),
+    path("reauthenticate/", views.reauthenticate, name="reauthenticate"),
+]
+
+# Names allauth reverses itself, so they live outside the namespace.
+allauth_urlpatterns = [
+    path("accounts/login/", views.sign_in, name="account_login"),
+    path("accounts/logout/", views.sign_out, name="account_logout"),
+    # allauth adds its own "oidc/" prefix: /accounts/oidc/sso/login/(callback/)
+    path("accounts/", include("allauth.socialaccount.providers.openid_connect.urls")),
+    path(
+        "accounts/social/login/cancelled/",
+        social_views.login_cancelled,
+        name="socialaccount_login_cancelled",
+    ),
+    path(
+        "accounts/social/login/error/", social_views.login_error, name="socialaccount_login_error"
+    ),
+    path("accounts/social/signup/", social_views.signup, name="socialaccount_signup"),
+]
