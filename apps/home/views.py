@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_safe
 
 from apps.identity.access import public, require_roles, signed_in
 from apps.identity.role_mapping import groups_granting, parse_role_groups
@@ -12,11 +13,13 @@ from apps.identity.roles import Role
 
 
 @require_roles(*Role.values)
+@require_safe
 def index(request: HttpRequest) -> HttpResponse:
     return render(request, "home/index.html")
 
 
 @signed_in
+@require_safe
 def no_access(request: HttpRequest) -> HttpResponse:
     """Shown to people whose IdP groups map to no portal role, and nothing else is."""
     if request.user.roles:
