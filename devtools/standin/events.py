@@ -98,7 +98,11 @@ class RefundState:
 
 
 def next_event(
-    state: AccountState | PaymentState | RefundState, *, created: bool, now: datetime
+    state: AccountState | PaymentState | RefundState,
+    *,
+    created: bool,
+    now: datetime,
+    event_id: str | None = None,
 ) -> dict[str, Any]:
     """Advance the aggregate's sequence and describe its full state as an event."""
     kind, source, subject = _identity(state)
@@ -113,6 +117,7 @@ def next_event(
         data=state.data(),
         source=source,
         time=now,
+        event_id=event_id,
     )
 
 

@@ -148,6 +148,12 @@ class _World:
         self.rng = rng
         self.now = start
 
+    def uid(self) -> str:
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def event(self, state, *, created: bool) -> dict[str, Any]:
+        return next_event(state, created=created, now=self.tick(), event_id=self.uid())
+
     def tick(self) -> datetime:
         self.now += timedelta(milliseconds=self.rng.randint(1, 400))
         return self.now
@@ -176,7 +182,7 @@ class _World:
 
 
 def _account_events(world: _World, account: AccountState, count: int) -> list[dict[str, Any]]:
-    events = [next_event(account, created=True, now=world.tick())]
+    events = [world.event(account, created=True)]
     for _ in range(count - 1):
         roll = world.rng.random()
         if roll < 0.08 and account.status == "active":
@@ -185,12 +191,12 @@ def _account_events(world: _World, account: AccountState, count: int) -> list[di
             account.status = "active"
         else:
             account.balance_cents += world.rng.randint(-5_000, 20_000)
-        events.append(next_event(account, created=False, now=world.tick()))
+        events.append(world.event(account, created=False))
     return events
 
 
 def _payment_events(world: _World, payment: PaymentState, count: int) -> list[dict[str, Any]]:
-    events = [next_event(payment, created=True, now=world.tick())]
+    events = [world.event(payment, created=True)]
     path = ["authorized", "settled"] if world.rng.random() > 0.08 else ["failed"]
     for step in range(count - 1):
         if step < len(path):
@@ -210,12 +216,12 @@ def _payment_events(world: _World, payment: PaymentState, count: int) -> list[di
             )
         else:
             payment.description = f"{payment.description} (updated)"[:200]
-        events.append(next_event(payment, created=False, now=world.tick()))
+        events.append(world.event(payment, created=False))
     return events
 
 
 def _refund_events(world: _World, refund: RefundState, count: int) -> list[dict[str, Any]]:
-    events = [next_event(refund, created=True, now=world.tick())]
+    events = [world.event(refund, created=True)]
     for step in range(count - 1):
         if step == 0:
             if world.rng.random() < 0.9:
@@ -224,7 +230,7 @@ def _refund_events(world: _World, refund: RefundState, count: int) -> list[dict[
                 refund.status, refund.failure_reason = "failed", "card expired"
         else:
             refund.failure_reason = refund.failure_reason or ""
-        events.append(next_event(refund, created=False, now=world.tick()))
+        events.append(world.event(refund, created=False))
     return events
 
 

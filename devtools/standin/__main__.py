@@ -1,0 +1,152 @@
+"""``python -m devtools.standin serve|traffic`` — see docs/standin.md."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import random
+import signal
+import threading
+import time
+
+from devtools.standin.publisher import EventPublisher
+from devtools.standin.server import start_standin
+from devtools.standin.traffic import generate_traffic
+
+
+def _serve(args: argparse.Namespace) -> None:
+    running = start_standin(
+        broker_url=args.broker,
+        exchange=args.exchange,
+        host=args.host,
+        port=args.port,
+        payments_token=args.payments_token,
+        accounts_token=args.accounts_token,
+        seed=args.seed,
+    )
+    services = running.services
+    print(f"Go stand-in: {running.url} (events to exchange {args.exchange!r})", flush=True)
+    started = time.monotonic()
+    for _ in range(args.seed_accounts):
+        services.create_account()
+    for index in range(args.seed_payments):
+        roll = random.random()
+        status = (
+            "settled"
+            if roll < 0.8
+            else "authorized"
+            if roll < 0.9
+            else "pending"
+            if roll < 0.95
+            else "failed"
+        )
+        services.create_payment(status=status)
+        if index and index % 5000 == 0:
+            print(f"  seeded {index:,} payments", flush=True)
+    if args.seed_accounts or args.seed_payments:
+        print(
+            f"  seeded {args.seed_accounts:,} accounts and {args.seed_payments:,} payments "
+            f"in {time.monotonic() - started:.1f}s",
+            flush=True,
+        )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.is_set():
+            if args.rate > 0:
+                _live_step(services)
+                stop.wait(1 / args.rate)
+            else:
+                stop.wait(1)
+    except KeyboardInterrupt:
+        pass
+    running.stop()
+
+
+def _live_step(services) -> None:
+    """Live traffic: new payments, payments moving on, now and then a new account."""
+    roll = random.random()
+    if roll < 0.05 or not services.accounts:
+        services.create_account()
+    elif roll < 0.55:
+        services.create_payment(status="pending")
+    else:
+        with services.lock:
+            moving = [
+                p for p in services.payments.values() if p.status in ("pending", "authorized")
+            ]
+        if moving:
+            services.advance_payment(random.choice(moving[-200:]))
+
+
+def _traffic(args: argparse.Namespace) -> None:
+    traffic = generate_traffic(
+        aggregates=args.aggregates,
+        events=args.events,
+        duplicate_rate=args.duplicates,
+        reorder_rate=args.reorder,
+        malformed_rate=args.malformed,
+        seed=args.seed or 0,
+    )
+    started = time.monotonic()
+    with EventPublisher(args.broker, args.exchange, confirm=not args.no_confirm) as publisher:
+        for message in traffic.messages:
+            publisher.publish_raw(
+                message.body, routing_key=message.routing_key, content_type=message.content_type
+            )
+    elapsed = time.monotonic() - started
+    print(
+        f"published {len(traffic.messages):,} messages in {elapsed:.1f}s ({len(traffic.messages) / elapsed:,.0f}/s): "
+        f"{traffic.valid_events:,} events, {traffic.duplicates:,} duplicates, {traffic.reordered:,} reordered, "
+        f"{traffic.malformed:,} malformed"
+    )
+
+
+def main() -> None:
+    logging.basicConfig(
+        level=os.environ.get("STANDIN_LOG_LEVEL", "WARNING"),
+        format="%(asctime)s standin %(message)s",
+    )
+    broker = (
+        os.environ.get("EVENTS_BROKER_URL")
+        or os.environ.get("CELERY_BROKER_URL")
+        or "amqp://guest:guest@127.0.0.1:5672//"
+    )
+    parser = argparse.ArgumentParser(prog="python -m devtools.standin")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the Go APIs and publish their events")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8100)
+    serve.add_argument("--broker", default=broker)
+    serve.add_argument("--exchange", default=os.environ.get("EVENTS_EXCHANGE", "events"))
+    serve.add_argument(
+        "--payments-token", default=os.environ.get("PAYMENTS_API_TOKEN", "payments-token")
+    )
+    serve.add_argument(
+        "--accounts-token", default=os.environ.get("ACCOUNTS_API_TOKEN", "accounts-token")
+    )
+    serve.add_argument("--seed-accounts", type=int, default=0)
+    serve.add_argument("--seed-payments", type=int, default=0)
+    serve.add_argument("--rate", type=float, default=0.0, help="live traffic, events per second")
+    serve.add_argument("--seed", type=int, default=None)
+    serve.set_defaults(run=_serve)
+    traffic = sub.add_parser("traffic", help="publish generated traffic once and exit")
+    traffic.add_argument("--broker", default=broker)
+    traffic.add_argument("--exchange", default=os.environ.get("EVENTS_EXCHANGE", "events"))
+    traffic.add_argument("--events", type=int, default=10_000)
+    traffic.add_argument("--aggregates", type=int, default=2_000)
+    traffic.add_argument("--duplicates", type=float, default=0.0)
+    traffic.add_argument("--reorder", type=float, default=0.0)
+    traffic.add_argument("--malformed", type=float, default=0.0)
+    traffic.add_argument("--seed", type=int, default=0)
+    traffic.add_argument(
+        "--no-confirm", action="store_true", help="skip publisher confirms (bulk loads)"
+    )
+    traffic.set_defaults(run=_traffic)
+    args = parser.parse_args()
+    args.run(args)
+
+
+if __name__ == "__main__":
+    main()
