@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -145,22 +146,66 @@ def command_test(args: list[str]) -> int:
     return subprocess.run([str(PYTHON), "-m", "pytest", *args], cwd=ROOT, env=env).returncode
 
 
+DEMO_ENV = {
+    "OIDC_SERVER_URL": "http://127.0.0.1:8001",
+    "OIDC_CLIENT_ID": "operations-portal",
+    "OIDC_CLIENT_SECRET": "development-client-secret",
+    "OIDC_PROVIDER_NAME": "Development IdP",
+    "PAYMENTS_API_URL": "http://127.0.0.1:8100",
+    "PAYMENTS_API_TOKEN": "payments-token",
+    "ACCOUNTS_API_URL": "http://127.0.0.1:8100",
+    "ACCOUNTS_API_TOKEN": "accounts-token",
+    "REFUND_APPROVAL_THRESHOLDS": "EUR:500,USD:500,GBP:400,CHF:500,SEK:5000,JPY:75000,KWD:150",
+}
+
+
 def command_demo(args: list[str]) -> int:
     install()
     env = django_env("portal.settings.development")
+    for name, value in DEMO_ENV.items():
+        env.setdefault(name, value)
     say("Preparing the database (embedded PostgreSQL unless DATABASE_URL is set)")
+    (ROOT / ".local").mkdir(exist_ok=True)
     run(PYTHON, "manage.py", "migrate", "--no-input", env=env)
+    # The Go stand-in must publish where the portal consumes: with no broker configured
+    # that is the embedded one, whose URL only the portal's settings know.
+    env.setdefault("EVENTS_BROKER_URL", _settings_value("EVENTS_BROKER_URL", env))
     procfile = ROOT / "devtools" / "Procfile.demo"
-    say("Starting the portal: web and worker (Ctrl-C stops everything)")
+    say(
+        "Starting web, worker (with the event intake), beat, the development IdP and the Go stand-in"
+    )
+    sys.path.insert(0, str(ROOT))
+    from devtools.idp.demo_users import PASSWORD, USERS
+
+    users = "\n".join(f"    {name:<7} {purpose}" for name, _, _, _, purpose in USERS)
     print(
-        "\n  Portal:  http://127.0.0.1:8000/\n",
+        f"\n  Portal:   http://127.0.0.1:8000/   (sign in with the Development IdP)\n"
+        f"  Users (password {PASSWORD!r}):\n{users}\n"
+        f"  Go stand-in: http://127.0.0.1:8100/   IdP: http://127.0.0.1:8001/\n"
+        f"  Ctrl-C stops everything; the data stays in .local/ for the next run.\n",
         flush=True,
     )
-    return subprocess.run(
+    supervisor = subprocess.Popen(
         [str(BIN / "honcho"), "--procfile", str(procfile), "--app-root", str(ROOT), "start"],
         cwd=ROOT,
         env=env,
-    ).returncode
+    )
+    # Ctrl-C reaches every process through the terminal; a SIGTERM sent to this script
+    # alone (a service manager, `timeout`) is passed on so nothing is left running.
+    signal.signal(signal.SIGTERM, lambda *_: supervisor.send_signal(signal.SIGINT))
+    while True:
+        try:
+            return supervisor.wait()
+        except KeyboardInterrupt:
+            continue  # honcho got the same Ctrl-C and is stopping its processes
+
+
+def _settings_value(name: str, env: dict[str, str]) -> str:
+    code = f"import django; django.setup(); from django.conf import settings; print(settings.{name})"
+    result = subprocess.run(
+        [str(PYTHON), "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    return result.stdout.strip().splitlines()[-1]
 
 
 COMMANDS = {"demo": command_demo, "test": command_test}

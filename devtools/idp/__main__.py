@@ -25,11 +25,12 @@ def main() -> None:
 
     django.setup()
     call_command("migrate", verbosity=0, interactive=False)
+    portals = args.portal_url or ["http://127.0.0.1:8000", "http://localhost:8000"]
     call_command(
         "seed_devidp",
-        client_id=args.client_id,
-        client_secret=args.client_secret,
-        portal_url=args.portal_url or ["http://127.0.0.1:8000", "http://localhost:8000"],
+        f"--client-id={args.client_id}",
+        f"--client-secret={args.client_secret}",
+        *[f"--portal-url={url}" for url in portals],
     )
     print(f"development IdP: http://{args.host}:{args.port}/  (issuer)", flush=True)
     sys.argv = ["idp", "runserver", f"{args.host}:{args.port}", "--noreload", "--nothreading"]

@@ -24,6 +24,7 @@ def _serve(args: argparse.Namespace) -> None:
         payments_token=args.payments_token,
         accounts_token=args.accounts_token,
         seed=args.seed,
+        portal_queue=os.environ.get("EVENTS_QUEUE", "portal.events"),
     )
     services = running.services
     print(f"Go stand-in: {running.url} (events to exchange {args.exchange!r})", flush=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from kombu import Connection, Exchange, Producer
+from kombu import Connection, Exchange, Producer, Queue
 
 
 class EventPublisher:
@@ -16,15 +16,39 @@ class EventPublisher:
     publish retried (the consumer deduplicates).
     """
 
-    def __init__(self, url: str, exchange: str = "events", *, confirm: bool = True) -> None:
+    def __init__(
+        self,
+        url: str,
+        exchange: str = "events",
+        *,
+        confirm: bool = True,
+        virtual_bindings: dict[str, tuple[str, ...]] | None = None,
+    ) -> None:
         self.exchange = Exchange(exchange, type="topic", durable=True)
-        options = {"confirm_publish": True} if confirm else {}
+        amqp = url.split("://", 1)[0] in {"amqp", "amqps", "pyamqp"}
+        options = {"confirm_publish": True} if confirm and amqp else {}
         self._connection = Connection(url, transport_options=options)
         self._producer = Producer(self._connection.channel(), exchange=self.exchange)
         self.exchange(self._producer.channel).declare()
+        if virtual_bindings and self._connection.transport.driver_type != "amqp":
+            self._declare_virtual_bindings(virtual_bindings)
         self._publish = self._connection.ensure(
             self._producer, self._producer.publish, max_retries=10, interval_start=0.2
         )
+
+    def _declare_virtual_bindings(self, bindings: dict[str, tuple[str, ...]]) -> None:
+        """Only for kombu's virtual transports (the demo's SQL broker).
+
+        They keep exchange bindings in each process's memory, so a publisher in
+        another process than the consumer would route to nowhere. RabbitMQ
+        needs none of this: the portal declares its own queue there.
+        """
+        channel = self._producer.channel
+        for queue_name, keys in bindings.items():
+            queue = Queue(queue_name, durable=True)
+            queue(channel).declare()
+            for key in keys:
+                channel.queue_bind(queue_name, self.exchange.name, routing_key=key)
 
     def publish(self, event: dict[str, Any]) -> None:
         body = json.dumps(event, separators=(",", ":")).encode()

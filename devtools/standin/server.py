@@ -157,8 +157,10 @@ def start_standin(
     payments_token: str = "payments-token",  # noqa: S107 — development defaults
     accounts_token: str = "accounts-token",  # noqa: S107
     seed: int | None = None,
+    portal_queue: str | None = None,
 ) -> RunningStandin:
-    publisher = EventPublisher(broker_url, exchange)
+    bindings = {portal_queue: ("account.*", "payment.*", "refund.*")} if portal_queue else None
+    publisher = EventPublisher(broker_url, exchange, virtual_bindings=bindings)
     services = GoServices(_LockedPublisher(publisher), seed=seed)
     server = _Server(
         (host, port), services, {"payments": payments_token, "accounts": accounts_token}
