@@ -201,7 +201,9 @@ def command_demo(args: list[str]) -> int:
 
 
 def _settings_value(name: str, env: dict[str, str]) -> str:
-    code = f"import django; django.setup(); from django.conf import settings; print(settings.{name})"
+    code = (
+        f"import django; django.setup(); from django.conf import settings; print(settings.{name})"
+    )
     result = subprocess.run(
         [str(PYTHON), "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
     )
