@@ -10,8 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from django.conf import settings
 from django.http import HttpRequest
+from django.shortcuts import render
 
 from apps.identity import services
 
@@ -28,6 +31,15 @@ class PortalSocialAccountAdapter(DefaultSocialAccountAdapter):
     def pre_social_login(self, request: HttpRequest, sociallogin: Any) -> None:
         """Called for every sign-in, new or returning: roles follow the IdP's groups."""
         extra = sociallogin.account.extra_data or {}
+        issuer = (extra.get("id_token") or {}).get("iss", "")
+        # allauth checks `iss` against the discovery document; this ties it to the configured issuer.
+        if issuer.rstrip("/") != settings.OIDC_SERVER_URL.rstrip("/"):
+            services.record_sign_in_failed(
+                request=request, error=f"ID token issuer {issuer!r} is not OIDC_SERVER_URL"
+            )
+            raise ImmediateHttpResponse(
+                render(request, "identity/sign_in_failed.html", {"issuer": issuer}, status=403)
+            )
         groups = services.groups_from_claims([extra.get("id_token"), extra.get("userinfo"), extra])
         services.sync_roles(user=sociallogin.user, groups=groups, request=request)
 

@@ -237,8 +237,8 @@ def oidc_providers(server_url: str, client_id: str, secret: str, name: str) -> d
 
     PKCE is switched on (allauth leaves it off for the generic provider);
     ``iss`` and ``aud`` of the ID token are verified by allauth against the
-    discovery document and the client id; ``apps.identity.checks`` also checks
-    the discovered issuer equals OIDC_SERVER_URL.
+    discovery document and the client id; the social account adapter also
+    requires that issuer to equal OIDC_SERVER_URL.
     """
     if not server_url:
         return {}

@@ -277,3 +277,17 @@ def test_a_database_outage_loses_nothing_and_applies_nothing_twice(bus, transact
     assert totals["received"] == totals["applied"] + totals["duplicates"]
     assert bus.ready_messages() == 0
     assert {p.amount_cents for p in Payment.objects.all()} == {100 + i for i in range(30)}
+
+
+def test_a_message_the_handler_keeps_failing_on_is_retried_then_dead_lettered(bus, intake):
+    """A valid event the database cannot store (a NUL character) must not block the others."""
+    poison = account_event(str(uuid.uuid4()), 1, "account.created", owner_name="Nul\u0000Byte")
+    healthy = account_event(str(uuid.uuid4()), 1, "account.created", owner_name="Healthy")
+    bus.publisher.publish(poison)
+    bus.publisher.publish(healthy)
+    wait_until(lambda: DeadLetter.objects.exists(), timeout=20)
+    letter = DeadLetter.objects.get()
+    assert "failed to apply it 3 times" in letter.reason
+    assert json.loads(bytes(letter.body))["id"] == poison["id"]
+    assert Account.objects.filter(pk=healthy["subject"], owner_name="Healthy").exists()
+    assert not Account.objects.filter(pk=poison["subject"]).exists()

@@ -124,3 +124,33 @@ def test_pkce_is_on_for_the_sso_provider():
     app = oidc_providers("https://idp.example.com", "portal", "s", "X")["openid_connect"]["APPS"][0]
     assert app["provider_id"] == "sso"
     assert app["settings"]["oauth_pkce_enabled"] is True
+
+
+@pytest.mark.django_db
+def test_an_id_token_from_another_issuer_is_refused(rf, settings):
+    from types import SimpleNamespace
+
+    from allauth.core.exceptions import ImmediateHttpResponse
+
+    from apps.identity.adapters import PortalSocialAccountAdapter
+
+    settings.OIDC_SERVER_URL = "https://idp.example.com"
+    user = UserFactory(roles=["agent"])
+    login = SimpleNamespace(
+        user=user,
+        account=SimpleNamespace(
+            extra_data={"id_token": {"iss": "https://evil.example.com", "groups": ["manager"]}}
+        ),
+    )
+    request = rf.get("/accounts/oidc/sso/login/callback/")
+    request.user = user
+    with pytest.raises(ImmediateHttpResponse) as refused:
+        PortalSocialAccountAdapter(request).pre_social_login(request, login)
+    assert refused.value.response.status_code == 403
+    user.refresh_from_db()
+    assert user.roles == ["agent"], "roles must not change on a refused sign-in"
+
+    login.account.extra_data["id_token"]["iss"] = "https://idp.example.com/"
+    PortalSocialAccountAdapter(request).pre_social_login(request, login)
+    user.refresh_from_db()
+    assert user.roles == ["manager"]  # a matching issuer: the groups claim decides the roles
