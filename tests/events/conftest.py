@@ -111,7 +111,8 @@ def test_database_url() -> str:
     params = connection.settings_dict
     user = quote(params["USER"] or "postgres")
     password = f":{quote(params['PASSWORD'])}" if params["PASSWORD"] else ""
-    host = params["HOST"] or ""
+    # The embedded server is reached through a socket directory given as an option.
+    host = params["HOST"] or params.get("OPTIONS", {}).get("host", "")
     name = params["NAME"]
     if host.startswith("/"):
         return f"postgresql://{user}{password}@/{name}?host={host}"
