@@ -79,6 +79,21 @@ def no_role_client(no_role_user) -> Client:
     return _client_for(no_role_user)
 
 
+# --- Messaging ------------------------------------------------------------------
+
+
+@pytest.fixture
+def bus():
+    """A private exchange and queue on the real RabbitMQ for this test, deleted afterwards."""
+    from django.conf import settings
+
+    from tests.events.conftest import Bus
+
+    bus = Bus(settings.CELERY_BROKER_URL)
+    yield bus
+    bus.delete()
+
+
 # --- Browser ------------------------------------------------------------------
 
 

@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from kombu import Connection
 
 from apps.events.intake import EventIntake, IntakeConfig
@@ -70,13 +69,6 @@ class Bus:
                 channel = conn.channel()
             for exchange in (self.exchange, f"{self.queue}.dlx"):
                 channel.exchange_delete(exchange)
-
-
-@pytest.fixture
-def bus() -> Iterator[Bus]:
-    bus = Bus(settings.CELERY_BROKER_URL)
-    yield bus
-    bus.delete()
 
 
 class RunningIntake:

@@ -1,0 +1,177 @@
+"""Approved requests reach the Go stand-in over real HTTP: retries with one key, refusals, events closing the loop."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.utils import timezone
+
+from apps.approvals import clients, services
+from apps.approvals.models import CallStatus, OutboundCall, RequestStatus
+from apps.payments.models import Payment
+from devtools.standin.server import start_standin
+from tests.approvals.conftest import make_payment
+from tests.events.conftest import RunningIntake, wait_until
+
+pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def standin(bus, settings):
+    running = start_standin(broker_url=bus.broker_url, exchange=bus.exchange, seed=5)
+    settings.PAYMENTS_API_URL = settings.ACCOUNTS_API_URL = running.url
+    settings.PAYMENTS_API_TOKEN = "payments-token"
+    settings.ACCOUNTS_API_TOKEN = "accounts-token"
+    settings.GO_API_TIMEOUT = 0.5
+    settings.GO_API_CONNECT_TIMEOUT = 0.5
+    clients.reset_clients()
+    yield running
+    running.stop()
+    clients.reset_clients()
+
+
+def approved_refund(agent, manager, payment_id, amount=1_000):
+    refund_request = services.request_refund(
+        requester=agent,
+        payment_id=payment_id,
+        amount_cents=amount,
+        category="duplicate_charge",
+        reason="charged twice",
+    )
+    return services.approve_request(
+        approval_request=refund_request,
+        approver=manager,
+        comment="verified",
+        authenticated_at=timezone.now(),
+    )
+
+
+def mirrored_payment(standin, **fields):
+    """A payment at the stand-in and the same payment in the read model (as the intake would write it)."""
+    remote = standin.services.create_payment(status="settled", **fields)
+    make_payment(
+        payment_id=remote.payment_id,
+        account_id=remote.account_id,
+        amount_cents=remote.amount_cents,
+        currency=remote.currency,
+    )
+    return remote
+
+
+def send_until_settled(call_id: int, attempts: int = 10) -> str:
+    """What the Celery task does, attempt after attempt, without waiting for the backoff."""
+    for _ in range(attempts):
+        outcome = services.perform_outbound_call(call_id=call_id)
+        if outcome.retry_in is None:
+            return outcome.status
+    raise AssertionError("the call never settled")
+
+
+def test_an_approved_refund_is_sent_once_and_the_request_is_submitted(agent, manager, standin):
+    remote = mirrored_payment(standin, currency="EUR", amount_cents=5_000)
+    refund_request = approved_refund(agent, manager, remote.payment_id)
+    call = OutboundCall.objects.get(refund_request=refund_request)
+    assert send_until_settled(call.pk) == CallStatus.ACCEPTED
+    refund_request.refresh_from_db()
+    assert refund_request.status == RequestStatus.SUBMITTED
+    assert refund_request.refund_id is not None
+    assert standin.services.effect_count(call.idempotency_key) == 1
+    stored = standin.services.refunds[str(refund_request.refund_id)]
+    assert (stored.amount_cents, stored.reference) == (1_000, str(refund_request.pk))
+
+
+def test_timeouts_and_5xx_then_success_make_exactly_one_refund(agent, manager, standin):
+    remote = mirrored_payment(standin, currency="EUR", amount_cents=5_000)
+    refund_request = approved_refund(agent, manager, remote.payment_id)
+    call = OutboundCall.objects.get(refund_request=refund_request)
+    # The first answer is lost after the refund was made; then the service is down twice.
+    standin.services.faults.update(
+        {
+            "timeout_next": 1,
+            "timeout_seconds": 1.5,
+            "apply_on_failure": True,
+            "fail_next": [503, 500],
+        }
+    )
+    assert send_until_settled(call.pk) == CallStatus.ACCEPTED
+    call.refresh_from_db()
+    assert call.attempts >= 2
+    assert standin.services.effect_count(call.idempotency_key) == 1
+    assert (
+        len([r for r in standin.services.refunds.values() if r.reference == str(refund_request.pk)])
+        == 1
+    )
+
+
+def test_a_409_fails_the_request_with_the_services_code(agent, manager, standin):
+    remote = mirrored_payment(standin, currency="EUR", amount_cents=5_000)
+    refund_request = approved_refund(agent, manager, remote.payment_id)
+    standin.services.faults.update({"conflict_next": ["not_refundable"]})
+    assert (
+        send_until_settled(OutboundCall.objects.get(refund_request=refund_request).pk)
+        == CallStatus.REFUSED
+    )
+    refund_request.refresh_from_db()
+    assert refund_request.status == RequestStatus.FAILED
+    assert refund_request.failure_code == "not_refundable"
+    assert "forced conflict" in refund_request.failure_message
+
+
+def test_an_unreachable_service_is_given_up_on_and_a_manager_can_retry_with_the_same_key(
+    agent, manager, other_manager, standin, settings
+):
+    settings.GO_API_MAX_ATTEMPTS = 2
+    remote = mirrored_payment(standin, currency="EUR", amount_cents=5_000)
+    refund_request = approved_refund(agent, manager, remote.payment_id)
+    call = OutboundCall.objects.get(refund_request=refund_request)
+    standin.services.faults.update({"fail_next": [503, 503]})
+    assert send_until_settled(call.pk) == CallStatus.ABANDONED
+    refund_request.refresh_from_db()
+    assert refund_request.failure_code == "service_unreachable"
+    services.retry_abandoned_call(approval_request=refund_request, actor_user=other_manager)
+    assert send_until_settled(call.pk) == CallStatus.ACCEPTED
+    assert standin.services.effect_count(call.idempotency_key) == 1
+
+
+def test_the_refund_events_close_the_request(agent, manager, standin, bus):
+    intake = RunningIntake(bus.config()).start()
+    try:
+        account = standin.services.create_account(currency="JPY")
+        remote = standin.services.create_payment(
+            account_id=account.account_id, currency="JPY", amount_cents=12_000
+        )
+        wait_until(lambda: Payment.objects.filter(pk=remote.payment_id, status="settled").exists())
+        refund_request = approved_refund(agent, manager, uuid.UUID(remote.payment_id), amount=4_000)
+        send_until_settled(OutboundCall.objects.get(refund_request=refund_request).pk)
+
+        def closed() -> bool:
+            refund_request.refresh_from_db()
+            return refund_request.status == RequestStatus.SUCCEEDED
+
+        wait_until(closed, timeout=15)
+        payment = Payment.objects.get(pk=remote.payment_id)
+        assert (payment.refunded_cents, payment.status) == (4_000, "partially_refunded")
+    finally:
+        intake.stop()
+
+
+def test_a_failed_refund_event_fails_the_request_with_the_reason(agent, manager, standin, bus):
+    intake = RunningIntake(bus.config()).start()
+    try:
+        remote = standin.services.create_payment(currency="EUR", amount_cents=3_000)
+        wait_until(lambda: Payment.objects.filter(pk=remote.payment_id, status="settled").exists())
+        standin.services.faults.update(
+            {"refund_outcome": "failed", "refund_failure_reason": "card expired"}
+        )
+        refund_request = approved_refund(agent, manager, uuid.UUID(remote.payment_id))
+        send_until_settled(OutboundCall.objects.get(refund_request=refund_request).pk)
+
+        def failed() -> bool:
+            refund_request.refresh_from_db()
+            return refund_request.status == RequestStatus.FAILED
+
+        wait_until(failed, timeout=15)
+        assert refund_request.failure_message == "card expired"
+    finally:
+        intake.stop()
