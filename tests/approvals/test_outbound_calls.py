@@ -175,3 +175,53 @@ def test_a_failed_refund_event_fails_the_request_with_the_reason(agent, manager,
         assert refund_request.failure_message == "card expired"
     finally:
         intake.stop()
+
+
+def test_a_worker_killed_during_the_call_still_makes_exactly_one_refund_after_restart(
+    agent, manager, standin, bus
+):
+    """SIGKILL while the refund call is in flight; a new worker finishes the job with the same key."""
+    import os
+    import signal
+    import time
+
+    from tests.conftest import ARTIFACTS
+    from tests.events.conftest import start_worker
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = ARTIFACTS / f"outbox-worker-{uuid.uuid4().hex[:6]}.log"
+    env = {
+        "PAYMENTS_API_URL": standin.url,
+        "PAYMENTS_API_TOKEN": "payments-token",
+        "GO_API_TIMEOUT": "4",
+        "GO_API_CONNECT_TIMEOUT": "1",
+        "OUTBOX_SWEEP_SECONDS": "1",
+        "EVENTS_INTAKE_ENABLED": "false",
+    }
+    standin.services.faults.update({"latency_ms": 2_500})
+    remote = mirrored_payment(standin, currency="EUR", amount_cents=5_000)
+    worker = start_worker(bus, log_path=log, extra_env=env, beat=True)
+    try:
+        refund_request = approved_refund(agent, manager, remote.payment_id)  # commit → task queued
+        call = OutboundCall.objects.get(refund_request=refund_request)
+        wait_until(
+            lambda: OutboundCall.objects.filter(pk=call.pk, status=CallStatus.SENDING).exists(),
+            timeout=60,
+        )
+        time.sleep(0.5)  # the request is on its way (or about to be): either way nothing is known
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(10)
+
+        worker = start_worker(bus, log_path=log, extra_env=env, beat=True)
+        wait_until(
+            lambda: OutboundCall.objects.filter(pk=call.pk, status=CallStatus.ACCEPTED).exists(),
+            timeout=60,
+        )
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait(10)
+    refund_request.refresh_from_db()
+    assert refund_request.status == RequestStatus.SUBMITTED
+    assert standin.services.effect_count(call.idempotency_key) == 1
+    assert OutboundCall.objects.get(pk=call.pk).attempts >= 2

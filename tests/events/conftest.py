@@ -112,7 +112,9 @@ def test_database_url() -> str:
     return f"postgresql://{user}{password}@{host}{port}/{name}"
 
 
-def start_worker(bus: Bus, *, log_path) -> subprocess.Popen:
+def start_worker(
+    bus: Bus, *, log_path, extra_env: dict[str, str] | None = None, beat: bool = False
+) -> subprocess.Popen:
     """A real ``celery -A portal worker`` (tasks and event intake) on this test's bus and database."""
     env = {
         **os.environ,
@@ -123,6 +125,7 @@ def start_worker(bus: Bus, *, log_path) -> subprocess.Popen:
         "EVENTS_QUEUE": bus.queue,
         "EVENTS_FLUSH_SECONDS": "0.05",
         "LOG_LEVEL": "INFO",
+        **(extra_env or {}),
     }
     log = open(log_path, "ab")  # noqa: SIM115 — handed to the child process
     return subprocess.Popen(
@@ -140,6 +143,7 @@ def start_worker(bus: Bus, *, log_path) -> subprocess.Popen:
             "--without-heartbeat",
             "--loglevel",
             "INFO",
+            *(["--beat", "--schedule", str(Path(log_path).with_suffix(".beat"))] if beat else []),
         ],
         cwd=ROOT,
         env=env,
