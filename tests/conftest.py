@@ -79,6 +79,36 @@ def no_role_client(no_role_user) -> Client:
     return _client_for(no_role_user)
 
 
+# --- The action log is append-only, even for tests ---------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _append_only_action_log(request):
+    """Transactional tests end with Django truncating every table, which the action log refuses.
+
+    For those tests only, the TRUNCATE trigger is switched off after the test
+    (as the superuser the tests run as) so Django can empty the table, and on
+    again before the next one. Nothing in the portal can do this.
+    """
+    marker = request.node.get_closest_marker("django_db")
+    transactional = (
+        "transactional_db" in request.fixturenames
+        or "live_server" in request.fixturenames
+        or (marker is not None and marker.kwargs.get("transaction", False))
+    )
+    if not transactional:
+        yield
+        return
+    request.getfixturevalue("transactional_db")
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE audit_entry ENABLE ALWAYS TRIGGER audit_entry_no_truncate")
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE audit_entry DISABLE TRIGGER audit_entry_no_truncate")
+
+
 # --- Messaging ------------------------------------------------------------------
 
 

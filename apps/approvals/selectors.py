@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 from itertools import chain
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.conf import settings
+from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
 from django.http import Http404
+from django.utils import timezone
 
 from apps.approvals.models import (
     OPEN_STATUSES,
     ApprovalRequest,
+    CallStatus,
     Decision,
     DecisionKind,
     FreezeRequest,
+    OutboundCall,
     RefundRequest,
     RequestStatus,
 )
 from apps.identity.roles import Role
+from apps.payments.models import Payment
 
 
 def approval_queue(*, manager, limit: int = 200) -> list[ApprovalRequest]:
@@ -122,3 +128,36 @@ def decisions_of(approval_request: ApprovalRequest) -> QuerySet[Decision]:
         .select_related("decided_by")
         .order_by("decided_at")
     )
+
+
+def open_refund_total(payment_id: uuid.UUID, *, excluding: uuid.UUID | None = None) -> int:
+    """Amounts already requested for a payment and not finished (requested, approved, submitted)."""
+    requests = RefundRequest.objects.filter(payment_id=payment_id, status__in=OPEN_STATUSES)
+    if excluding is not None:
+        requests = requests.exclude(pk=excluding)
+    return requests.aggregate(total=Sum("amount_cents"))["total"] or 0
+
+
+def refundable_now(payment: Payment, *, excluding: uuid.UUID | None = None) -> int:
+    """Payment amount minus refunded so far minus amounts requested and not finished."""
+    return max(
+        payment.amount_cents
+        - payment.refunded_cents
+        - open_refund_total(payment.payment_id, excluding=excluding),
+        0,
+    )
+
+
+def due_outbound_calls(*, now: datetime | None = None, limit: int = 500) -> list[int]:
+    """Calls that should be sent now: pending and due, or lost mid-send by a dead worker."""
+    now = now or timezone.now()
+    pending = OutboundCall.objects.filter(status=CallStatus.PENDING, next_attempt_at__lte=now)
+    lost = OutboundCall.objects.filter(
+        status=CallStatus.SENDING, last_attempt_at__lte=stale_sending_cutoff(now)
+    )
+    return list((pending | lost).order_by("next_attempt_at").values_list("pk", flat=True)[:limit])
+
+
+def stale_sending_cutoff(now: datetime) -> datetime:
+    """A call marked ``sending`` longer than a full timeout ago was lost with its worker."""
+    return now - timedelta(seconds=settings.GO_API_TIMEOUT + settings.GO_API_CONNECT_TIMEOUT + 5)

@@ -16,8 +16,6 @@ their own and then raised as :mod:`apps.approvals.errors`.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import random
 import uuid
@@ -28,12 +26,17 @@ from typing import Any, NoReturn
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Sum
 from django.http import HttpRequest
 from django.utils import timezone
 
 from apps.accounts.models import Account, AccountStatus
 from apps.approvals import clients
+from apps.approvals.digests import (
+    account_state_digest,
+    freeze_payload_digest,
+    payment_state_digest,
+    refund_payload_digest,
+)
 from apps.approvals.errors import (
     ApprovalError,
     DecisionNotAllowed,
@@ -55,6 +58,7 @@ from apps.approvals.models import (
     RequestStatus,
 )
 from apps.approvals.rules import ApprovalRules, current_rules
+from apps.approvals.selectors import refundable_now, stale_sending_cutoff
 from apps.audit.services import Actor, Outcome, record
 from apps.identity.roles import WRITER_ROLES, Role
 from apps.payments.models import Payment, PaymentStatus
@@ -65,46 +69,6 @@ logger = logging.getLogger(__name__)
 REFUNDABLE_PAYMENT_STATUSES = (PaymentStatus.SETTLED, PaymentStatus.PARTIALLY_REFUNDED)
 MAX_REASON_LENGTH = 2000
 WORKER = Actor.system("portal-worker")
-
-
-# --- digests: an approval is bound to what was requested ------------------------
-
-
-def _digest(payload: dict[str, Any]) -> str:
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def refund_payload_digest(
-    *, payment_id: uuid.UUID, amount_cents: int, currency: str, reason: str
-) -> str:
-    return _digest(
-        {
-            "payment_id": str(payment_id),
-            "amount_cents": amount_cents,
-            "currency": currency,
-            "reason": reason,
-        }
-    )
-
-
-def payment_state_digest(payment: Payment) -> str:
-    return _digest(
-        {
-            "status": payment.status,
-            "amount_cents": payment.amount_cents,
-            "refunded_cents": payment.refunded_cents,
-            "currency": payment.currency,
-        }
-    )
-
-
-def freeze_payload_digest(*, account_id: uuid.UUID, action: str, reason: str) -> str:
-    return _digest({"account_id": str(account_id), "action": action, "reason": reason})
-
-
-def account_state_digest(account: Account) -> str:
-    return _digest({"status": account.status})
 
 
 # --- helpers ------------------------------------------------------------------
@@ -162,24 +126,6 @@ def _action(approval_request: ApprovalRequest, verb: str) -> str:
 def _locked(approval_request: ApprovalRequest) -> ApprovalRequest:
     """Re-read the request under a row lock: every decision path locks alike."""
     return type(approval_request).objects.select_for_update().get(pk=approval_request.pk)
-
-
-def open_refund_total(payment_id: uuid.UUID, *, excluding: uuid.UUID | None = None) -> int:
-    """Amounts already requested for a payment and not finished (requested, approved, submitted)."""
-    requests = RefundRequest.objects.filter(payment_id=payment_id, status__in=OPEN_STATUSES)
-    if excluding is not None:
-        requests = requests.exclude(pk=excluding)
-    return requests.aggregate(total=Sum("amount_cents"))["total"] or 0
-
-
-def refundable_now(payment: Payment, *, excluding: uuid.UUID | None = None) -> int:
-    """Payment amount minus refunded so far minus amounts requested and not finished."""
-    return max(
-        payment.amount_cents
-        - payment.refunded_cents
-        - open_refund_total(payment.payment_id, excluding=excluding),
-        0,
-    )
 
 
 # --- requesting ------------------------------------------------------------------
@@ -783,7 +729,7 @@ class CallOutcome:
     retry_in: float | None = None
 
 
-def backoff_seconds(attempt: int) -> float:
+def _backoff_seconds(attempt: int) -> float:
     """Exponential backoff with full jitter, capped."""
     base = settings.GO_API_RETRY_BASE_SECONDS
     cap = settings.GO_API_RETRY_MAX_SECONDS
@@ -802,11 +748,6 @@ def _send(call: OutboundCall) -> clients.ApiAnswer:
     )
 
 
-def _stale_sending_cutoff(now: datetime) -> datetime:
-    """A call marked ``sending`` longer than a full timeout ago was lost with its worker."""
-    return now - timedelta(seconds=settings.GO_API_TIMEOUT + settings.GO_API_CONNECT_TIMEOUT + 5)
-
-
 def perform_outbound_call(*, call_id: int) -> CallOutcome:
     """Send one queued Go call and record its outcome (used by the Celery task).
 
@@ -821,7 +762,7 @@ def perform_outbound_call(*, call_id: int) -> CallOutcome:
             return CallOutcome(status="busy")
         if call.status in (CallStatus.ACCEPTED, CallStatus.REFUSED, CallStatus.ABANDONED):
             return CallOutcome(status=call.status)
-        if call.status == CallStatus.SENDING and call.last_attempt_at > _stale_sending_cutoff(now):
+        if call.status == CallStatus.SENDING and call.last_attempt_at > stale_sending_cutoff(now):
             return CallOutcome(status="busy")
         call.status = CallStatus.SENDING
         call.attempts += 1
@@ -932,7 +873,7 @@ def _record_transient_failure(call_id: int, error: clients.TransientApiError) ->
         call.last_http_status = error.status
         call.last_error = f"{error.code}: {error.message}"
         gave_up = call.attempts >= settings.GO_API_MAX_ATTEMPTS
-        retry_in = None if gave_up else backoff_seconds(call.attempts)
+        retry_in = None if gave_up else _backoff_seconds(call.attempts)
         call.status = CallStatus.ABANDONED if gave_up else CallStatus.PENDING
         call.next_attempt_at = now + timedelta(seconds=retry_in or 0)
         call.save(update_fields=["status", "last_http_status", "last_error", "next_attempt_at"])
@@ -1009,16 +950,6 @@ def retry_abandoned_call(
             request=request,
         )
     return call
-
-
-def due_outbound_calls(*, now: datetime | None = None, limit: int = 500) -> list[int]:
-    """Calls that should be sent now: pending and due, or lost mid-send by a dead worker."""
-    now = now or timezone.now()
-    pending = OutboundCall.objects.filter(status=CallStatus.PENDING, next_attempt_at__lte=now)
-    lost = OutboundCall.objects.filter(
-        status=CallStatus.SENDING, last_attempt_at__lte=_stale_sending_cutoff(now)
-    )
-    return list((pending | lost).order_by("next_attempt_at").values_list("pk", flat=True)[:limit])
 
 
 # --- closing the loop through the Go services' events -------------------------------

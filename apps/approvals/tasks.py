@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from apps.approvals import services
+from apps.approvals import selectors, services
 
 
 @shared_task(bind=True, acks_late=True, max_retries=None, ignore_result=True)
@@ -19,7 +19,7 @@ def send_outbound_call(self, call_id: int) -> str:
 @shared_task(ignore_result=True)
 def dispatch_due_calls() -> int:
     """Safety net (beat, every few seconds): calls whose task was lost are sent again."""
-    due = services.due_outbound_calls()
+    due = selectors.due_outbound_calls()
     for call_id in due:
         send_outbound_call.delay(call_id)
     return len(due)

@@ -40,10 +40,10 @@ from django.db import connection as db_connection
 from kombu import Connection, Consumer, Exchange, Queue, binding
 from kombu.message import Message
 
+from apps.events.schema import fingerprint
 from apps.events.services import (
     IncomingMessage,
     apply_event_batch,
-    fingerprint,
     keep_dead_letter,
     touch_heartbeat,
 )

@@ -9,6 +9,7 @@ wrong — it becomes the dead letter's reason.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Callable
@@ -282,3 +283,9 @@ def parse_event(body: bytes) -> Event | UnknownEvent:
         data=data,
         raw_data=raw_data,
     )
+
+
+def fingerprint(message: Any) -> str:
+    """SHA-256 of a message's routing key and body: the identity of a dead letter."""
+    digest = hashlib.sha256(message.routing_key.encode() + b"\0" + message.body)
+    return digest.hexdigest()

@@ -24,7 +24,6 @@ a database outage at any point loses nothing and applies nothing twice.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import uuid
@@ -38,7 +37,7 @@ import psycopg
 from django.db import connection, transaction
 from django.utils import timezone
 
-from apps.audit.services import Actor, record
+from apps.audit.services import Actor, not_audited, record
 from apps.events.models import DeadLetter, DeadLetterStatus
 from apps.events.schema import (
     AccountData,
@@ -46,6 +45,7 @@ from apps.events.schema import (
     MalformedEvent,
     RefundData,
     UnknownEvent,
+    fingerprint,
     parse_event,
 )
 
@@ -149,11 +149,6 @@ def _upsert_sql(model: ReadModel) -> str:
 _UPSERTS = {kind: _upsert_sql(model) for kind, model in READ_MODELS.items()}
 
 
-def fingerprint(message: IncomingMessage) -> str:
-    digest = hashlib.sha256(message.routing_key.encode() + b"\0" + message.body)
-    return digest.hexdigest()
-
-
 def _source_hint(body: bytes) -> str:
     """Best effort: the ``source`` of a malformed message, so it is counted where it came from."""
     try:
@@ -173,6 +168,7 @@ def _json_safe(headers: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(headers, default=str))
 
 
+@not_audited("the Go services' events, not people's actions; each is kept in the ledger")
 @transaction.atomic
 def apply_event_batch(messages: Sequence[IncomingMessage], *, consumer: str = "") -> BatchResult:
     """Apply a batch of raw messages in one transaction (see the module docstring)."""
@@ -387,6 +383,7 @@ def _touch_heartbeat(consumer: str, now: datetime, newest_event_time: dict[str, 
         )
 
 
+@not_audited("liveness bookkeeping of the intake")
 def touch_heartbeat(*, consumer: str) -> None:
     """The consumer is alive but idle."""
     _touch_heartbeat(consumer, timezone.now(), {})
@@ -447,6 +444,7 @@ def _keep_dead_letter(message: IncomingMessage, reason: str, now: datetime) -> N
     )
 
 
+@not_audited("kept in the dead-letter table, which is its own record")
 def keep_dead_letter(*, message: IncomingMessage, reason: str) -> None:
     """Keep a message the intake gives up on (a handler that keeps failing, a parked message)."""
     with transaction.atomic():

@@ -17,6 +17,7 @@ from django.http import HttpRequest
 from django.shortcuts import render
 
 from apps.identity import services
+from apps.identity.role_mapping import groups_from_claims
 
 
 class PortalAccountAdapter(DefaultAccountAdapter):
@@ -40,7 +41,7 @@ class PortalSocialAccountAdapter(DefaultSocialAccountAdapter):
             raise ImmediateHttpResponse(
                 render(request, "identity/sign_in_failed.html", {"issuer": issuer}, status=403)
             )
-        groups = services.groups_from_claims([extra.get("id_token"), extra.get("userinfo"), extra])
+        groups = groups_from_claims([extra.get("id_token"), extra.get("userinfo"), extra])
         services.sync_roles(user=sociallogin.user, groups=groups, request=request)
 
     def populate_user(self, request: HttpRequest, sociallogin: Any, data: dict) -> Any:

@@ -11,7 +11,7 @@ from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from apps.identity.services import authenticated_at
+from apps.identity.selectors import authenticated_at
 
 LAST_SEEN_KEY = "portal_last_seen"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -47,3 +48,21 @@ def groups_granting(mapping: dict[str, str]) -> dict[str, list[str]]:
     for group, role in mapping.items():
         by_role.setdefault(role, []).append(group)
     return by_role
+
+
+def groups_from_claims(claims: Iterable[dict[str, Any]]) -> list[str]:
+    """The groups claim (``OIDC_GROUPS_CLAIM``) from the ID token and/or userinfo.
+
+    IdPs send it as a list, or (some) as one comma- or space-separated string.
+    """
+    from django.conf import settings
+
+    name = settings.OIDC_GROUPS_CLAIM
+    groups: set[str] = set()
+    for source in claims:
+        value = (source or {}).get(name)
+        if isinstance(value, str):
+            groups.update(part for part in value.replace(",", " ").split() if part)
+        elif isinstance(value, list | tuple):
+            groups.update(str(item) for item in value if item)
+    return sorted(groups)

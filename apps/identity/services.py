@@ -8,8 +8,7 @@ sign-out, role change and refused access is recorded in the action log.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
@@ -23,22 +22,6 @@ from apps.identity.role_mapping import parse_role_groups, roles_for_groups
 logger = logging.getLogger("portal.access")
 
 AUTH_TIME_KEY = "portal_auth_time"
-
-
-def groups_from_claims(claims: Iterable[dict[str, Any]]) -> list[str]:
-    """The groups claim (``OIDC_GROUPS_CLAIM``) from the ID token and/or userinfo.
-
-    IdPs send it as a list, or (some) as one comma- or space-separated string.
-    """
-    name = settings.OIDC_GROUPS_CLAIM
-    groups: set[str] = set()
-    for source in claims:
-        value = (source or {}).get(name)
-        if isinstance(value, str):
-            groups.update(part for part in value.replace(",", " ").split() if part)
-        elif isinstance(value, list | tuple):
-            groups.update(str(item) for item in value if item)
-    return sorted(groups)
 
 
 def sync_roles(*, user: Any, groups: Sequence[str], request: HttpRequest | None = None) -> bool:
@@ -111,19 +94,3 @@ def record_access_denied(*, request: HttpRequest, required_roles: Sequence[str])
         params={"method": request.method, "required_roles": list(required_roles)},
         request=request,
     )
-
-
-def authenticated_at(request: HttpRequest) -> datetime | None:
-    """When this session last signed in through the IdP."""
-    raw = request.session.get(AUTH_TIME_KEY)
-    if not raw:
-        return None
-    try:
-        return datetime.fromisoformat(raw)
-    except ValueError:
-        return None
-
-
-def recent_sign_in(request: HttpRequest, max_age_seconds: int) -> bool:
-    moment = authenticated_at(request)
-    return moment is not None and timezone.now() - moment <= timedelta(seconds=max_age_seconds)

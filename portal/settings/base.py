@@ -279,6 +279,10 @@ REFUND_APPROVAL_THRESHOLDS = env_str("REFUND_APPROVAL_THRESHOLDS")
 APPROVAL_REQUEST_EXPIRY_HOURS = env_int("APPROVAL_REQUEST_EXPIRY_HOURS", 72)
 APPROVAL_MAX_AUTH_AGE_MINUTES = env_int("APPROVAL_MAX_AUTH_AGE_MINUTES", 15)
 SERVICE_API_TOKENS = env_str("SERVICE_API_TOKENS")
+# The action log records the client address from REMOTE_ADDR, or from this header
+# when (and only when) the deployment's proxies set it, N hops from the right.
+PORTAL_CLIENT_IP_HEADER = env_str("PORTAL_CLIENT_IP_HEADER")
+PORTAL_TRUSTED_PROXY_COUNT = env_int("PORTAL_TRUSTED_PROXY_COUNT", 1)
 
 # --- Logging ------------------------------------------------------------------
 LOG_FORMAT = env_str("LOG_FORMAT", "console")

@@ -8,9 +8,9 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
-from apps.identity import services
+from apps.identity import selectors, services
 from apps.identity.middleware import LAST_SEEN_KEY
-from apps.identity.role_mapping import parse_role_groups, roles_for_groups
+from apps.identity.role_mapping import groups_from_claims, parse_role_groups, roles_for_groups
 from tests.factories import UserFactory
 
 
@@ -46,12 +46,12 @@ def test_a_bad_mapping_is_a_clear_configuration_error(text, message):
 )
 def test_groups_are_read_from_the_id_token_and_userinfo(settings, claims, groups):
     settings.OIDC_GROUPS_CLAIM = "groups"
-    assert services.groups_from_claims(claims) == groups
+    assert groups_from_claims(claims) == groups
 
 
 def test_the_groups_claim_name_is_configurable(settings):
     settings.OIDC_GROUPS_CLAIM = "roles"
-    assert services.groups_from_claims([{"roles": ["agent"], "groups": ["manager"]}]) == ["agent"]
+    assert groups_from_claims([{"roles": ["agent"], "groups": ["manager"]}]) == ["agent"]
 
 
 @pytest.mark.django_db
@@ -93,12 +93,12 @@ def test_a_session_older_than_its_lifetime_ends(settings, agent_client):
 def test_recent_sign_in_is_measured_from_the_last_idp_sign_in(rf, agent_client):
     request = rf.get("/")
     request.session = agent_client.session
-    assert services.recent_sign_in(request, 900) is True  # the sign-in itself set it
+    assert selectors.recent_sign_in(request, 900) is True  # the sign-in itself set it
     request.session[services.AUTH_TIME_KEY] = (timezone.now() - timedelta(minutes=20)).isoformat()
-    assert services.recent_sign_in(request, 900) is False
+    assert selectors.recent_sign_in(request, 900) is False
     request.session[services.AUTH_TIME_KEY] = (timezone.now() - timedelta(minutes=5)).isoformat()
-    assert services.recent_sign_in(request, 900) is True
-    assert services.recent_sign_in(request, 60) is False
+    assert selectors.recent_sign_in(request, 900) is True
+    assert selectors.recent_sign_in(request, 60) is False
 
 
 @pytest.mark.django_db

@@ -1,0 +1,64 @@
+"""The action log: one row per action, append-only and hash-chained.
+
+Written only by ``apps.audit.services.record``. PostgreSQL itself rejects
+UPDATE, DELETE and TRUNCATE on the table (triggers enabled ALWAYS, so
+``session_replication_role`` does not silence them), and each entry carries
+the previous entry's hash and its own, so a row altered or removed by
+someone who bypasses the triggers is found by ``manage.py audit verify``.
+"""
+
+from __future__ import annotations
+
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+
+
+class AuditEntry(models.Model):
+    sequence = models.BigIntegerField(unique=True, help_text="Gap-free position in the chain.")
+    created_at = models.DateTimeField()
+    actor_kind = models.CharField(max_length=16)
+    actor_name = models.CharField(max_length=320)
+    actor_user_id = models.BigIntegerField(null=True)
+    actor_roles = ArrayField(models.CharField(max_length=16), default=list)
+    action = models.CharField(max_length=100)
+    target_type = models.CharField(max_length=50, blank=True)
+    target_id = models.CharField(max_length=255, blank=True)
+    params = models.JSONField(default=dict)
+    reason = models.TextField(blank=True)
+    outcome = models.CharField(max_length=16)
+    api_status = models.PositiveSmallIntegerField(null=True)
+    api_error_code = models.CharField(max_length=100, blank=True)
+    api_error_message = models.TextField(blank=True)
+    request_id = models.CharField(max_length=128, blank=True)
+    client_ip = models.GenericIPAddressField(null=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        db_table = "audit_entry"
+        indexes = [
+            models.Index(fields=["created_at"], name="audit_created"),
+            models.Index(fields=["target_type", "target_id", "sequence"], name="audit_target"),
+            models.Index(fields=["actor_user_id", "sequence"], name="audit_actor"),
+            models.Index(fields=["action", "sequence"], name="audit_action"),
+            models.Index(fields=["request_id"], name="audit_request"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.sequence} {self.action} by {self.actor_name}"
+
+
+class AuditCheckpoint(models.Model):
+    """Where the last verification ended, so the next one starts there (incremental)."""
+
+    verified_through = models.BigIntegerField()
+    verified_hash = models.CharField(max_length=64)
+    verified_at = models.DateTimeField()
+    entries_checked = models.BigIntegerField()
+
+    class Meta:
+        db_table = "audit_checkpoint"
+
+    def __str__(self) -> str:
+        return f"verified through #{self.verified_through}"
