@@ -31,5 +31,13 @@
     }
   });
 
+  // Times are shown in the viewer's timezone: tell the server which one that is.
+  try {
+    var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (zone && document.cookie.indexOf("portal_tz=" + zone) === -1) {
+      document.cookie = "portal_tz=" + zone + "; path=/; max-age=31536000; SameSite=Lax";
+    }
+  } catch (ignored) { /* very old browsers: the server's default applies */ }
+
   window.portal = { showMessage: showMessage };
 })();
