@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("apps.health.urls")),
     path("", include("apps.home.urls")),
     path("accounts/", include("apps.identity.urls")),
+    path("payments/", include("apps.payments.urls")),
     *allauth_urlpatterns,
 ]
 

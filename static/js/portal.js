@@ -39,5 +39,29 @@
     }
   } catch (ignored) { /* very old browsers: the server's default applies */ }
 
+  // Keyboard: "/" focuses the search box; j/k move through table rows; Enter opens the row.
+  function typing(target) {
+    return target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
+  }
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey) { return; }
+    if (event.key === "/" && !typing(event.target)) {
+      var search = document.querySelector("input[type=search]");
+      if (search) { event.preventDefault(); search.focus(); search.select(); }
+      return;
+    }
+    if (typing(event.target)) { return; }
+    var rows = Array.prototype.slice.call(document.querySelectorAll("[data-keyboard-table] tbody tr"));
+    if (!rows.length) { return; }
+    var index = rows.indexOf(document.activeElement);
+    if (event.key === "j" || event.key === "k") {
+      event.preventDefault();
+      var next = event.key === "j" ? Math.min(index + 1, rows.length - 1) : Math.max(index - 1, 0);
+      rows[index === -1 ? 0 : next].focus();
+    } else if (event.key === "Enter" && index !== -1 && rows[index].dataset.href) {
+      window.location.assign(rows[index].dataset.href);
+    }
+  });
+
   window.portal = { showMessage: showMessage };
 })();

@@ -1,0 +1,100 @@
+"""Keyset paging for the big lists: constant time on any page, whatever the table's size.
+
+OFFSET paging reads and throws away every row before the page (≈ 18 ms more
+by page 2,000 on a million payments, MEASURED.md); keyset paging seeks to the
+last row seen through the index. The comparison ``(value, pk) < (v, id)``
+is written with the redundant bound ``value <= v`` so PostgreSQL uses the
+index on deep pages (25 ms → 6 ms measured). Counting is bounded: exact up to
+``COUNT_LIMIT`` rows, "more than N" beyond.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+COUNT_LIMIT = 10_000
+
+
+@dataclass(frozen=True)
+class KeysetPage:
+    rows: list[Any]
+    next_cursor: str | None
+    previous_cursor: str | None
+    is_first: bool
+
+
+def encode_cursor(value: Any, pk: Any) -> str:
+    raw = value.isoformat() if isinstance(value, datetime) else value
+    return base64.urlsafe_b64encode(json.dumps([raw, str(pk)]).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, *, is_datetime: bool) -> tuple[Any, str] | None:
+    """The (value, pk) a cursor points at, or None for a cursor that is not ours."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value, pk = json.loads(base64.urlsafe_b64decode(padded))
+        if is_datetime:
+            value = datetime.fromisoformat(value)
+        elif not isinstance(value, int) or isinstance(value, bool):
+            return None
+        return value, str(pk)
+    except (ValueError, TypeError):
+        return None
+
+
+def keyset_page(
+    queryset: QuerySet,
+    *,
+    field: str,
+    descending: bool,
+    pk: str,
+    after: str | None = None,
+    before: str | None = None,
+    size: int = 50,
+) -> KeysetPage:
+    """One page ordered by (field, pk); ``after``/``before`` are cursors from a previous page."""
+    is_datetime = queryset.model._meta.get_field(field).get_internal_type() == "DateTimeField"
+    backwards = bool(before) and not after
+    cursor = (
+        decode_cursor(after or before or "", is_datetime=is_datetime) if (after or before) else None
+    )
+    # Moving forwards in a descending list means smaller values, and so on.
+    smaller = descending != backwards
+    if cursor is not None:
+        value, key = cursor
+        lookup, bound = ("lt", "lte") if smaller else ("gt", "gte")
+        queryset = queryset.filter(
+            Q(**{f"{field}__{lookup}": value}) | Q(**{field: value, f"{pk}__{lookup}": key}),
+            **{f"{field}__{bound}": value},
+        )
+    direction = "-" if smaller else ""
+    rows = list(queryset.order_by(f"{direction}{field}", f"{direction}{pk}")[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    if backwards:
+        rows.reverse()
+    first_row, last_row = (rows[0], rows[-1]) if rows else (None, None)
+    has_next = more if not backwards else cursor is not None
+    has_previous = (cursor is not None) if not backwards else more
+    return KeysetPage(
+        rows=rows,
+        next_cursor=encode_cursor(getattr(last_row, field), getattr(last_row, pk))
+        if has_next and rows
+        else None,
+        previous_cursor=encode_cursor(getattr(first_row, field), getattr(first_row, pk))
+        if has_previous and rows
+        else None,
+        is_first=not has_previous,
+    )
+
+
+def bounded_count(queryset: QuerySet, limit: int = COUNT_LIMIT) -> tuple[int, bool]:
+    """(count, exact): exact up to ``limit``; beyond it the count stops there."""
+    counted = queryset.order_by().values("pk")[: limit + 1].count()
+    return min(counted, limit), counted <= limit

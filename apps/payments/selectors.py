@@ -1,0 +1,65 @@
+"""Reads over the payments and refunds read models."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from django.db.models import Max, QuerySet
+from django.http import Http404
+
+from apps.home.paging import KeysetPage, bounded_count, keyset_page
+from apps.payments.filters import PaymentFilter
+from apps.payments.models import Payment, Refund
+
+# sort parameter → (field, descending)
+PAYMENT_SORTS = {
+    "-created_at": ("created_at", True),
+    "created_at": ("created_at", False),
+    "-amount_cents": ("amount_cents", True),
+    "amount_cents": ("amount_cents", False),
+}
+DEFAULT_SORT = "-created_at"
+
+
+@dataclass(frozen=True)
+class PaymentListing:
+    filters: PaymentFilter
+    page: KeysetPage
+    count: int
+    count_exact: bool
+    sort: str
+
+
+def payment_listing(params, *, page_size: int = 50) -> PaymentListing:
+    """The payments matching ``params`` (filters, search, sort, cursor): one page and a bounded count."""
+    filters = PaymentFilter(params, queryset=Payment.objects.all())
+    queryset = filters.qs if filters.is_valid() else Payment.objects.none()
+    sort = params.get("sort") if params.get("sort") in PAYMENT_SORTS else DEFAULT_SORT
+    field, descending = PAYMENT_SORTS[sort]
+    page = keyset_page(
+        queryset.select_related("account"),
+        field=field,
+        descending=descending,
+        pk="payment_id",
+        after=params.get("after"),
+        before=params.get("before"),
+        size=page_size,
+    )
+    count, exact = bounded_count(queryset)
+    return PaymentListing(filters=filters, page=page, count=count, count_exact=exact, sort=sort)
+
+
+def newest_sync() -> object:
+    return Payment.objects.aggregate(newest=Max("synced_at"))["newest"]
+
+
+def payment_detail(payment_id: uuid.UUID) -> Payment:
+    payment = Payment.objects.select_related("account").filter(pk=payment_id).first()
+    if payment is None:
+        raise Http404("This payment has not reached the portal.")
+    return payment
+
+
+def refunds_of(payment: Payment) -> QuerySet[Refund]:
+    return Refund.objects.filter(payment_id=payment.pk).order_by("-created_at")

@@ -1,0 +1,68 @@
+"""The payments table (django-tables2): columns and how each cell reads."""
+
+from __future__ import annotations
+
+import django_tables2 as tables
+from django.urls import reverse
+from django.utils.html import format_html
+
+from apps.home.templatetags.portal import money, when
+
+STATUS_BADGES = {
+    "settled": "ok",
+    "authorized": "info",
+    "pending": "neutral",
+    "failed": "bad",
+    "refunded": "warn",
+    "partially_refunded": "warn",
+}
+
+
+class PaymentTable(tables.Table):
+    payment_id = tables.Column(verbose_name="Payment", orderable=False)
+    created_at = tables.Column(verbose_name="Created", orderable=False)
+    owner = tables.Column(
+        verbose_name="Account owner",
+        accessor="account__owner_name",
+        orderable=False,
+        default="not synced yet",
+    )
+    amount_cents = tables.Column(
+        verbose_name="Amount",
+        orderable=False,
+        attrs={"td": {"class": "num"}, "th": {"class": "num"}},
+    )
+    refunded_cents = tables.Column(
+        verbose_name="Refunded",
+        orderable=False,
+        attrs={"td": {"class": "num"}, "th": {"class": "num"}},
+    )
+    status = tables.Column(verbose_name="Status", orderable=False)
+    merchant_reference = tables.Column(verbose_name="Merchant reference", orderable=False)
+
+    class Meta:
+        template_name = "components/table.html"
+        attrs = {"class": "data-table"}
+        row_attrs = {
+            "data-href": lambda record: reverse("payments:detail", args=[record.payment_id])
+        }
+
+    def render_payment_id(self, value, record):
+        url = reverse("payments:detail", args=[value])
+        return format_html('<a class="mono" href="{}">{}</a>', url, str(value)[:8] + "…")
+
+    def render_created_at(self, value):
+        return when(value)
+
+    def render_amount_cents(self, value, record):
+        return money(value, record.currency)
+
+    def render_refunded_cents(self, value, record):
+        return money(value, record.currency) if value else "—"
+
+    def render_status(self, value, record):
+        return format_html(
+            '<span class="badge badge--{}">{}</span>',
+            STATUS_BADGES.get(value, "neutral"),
+            record.get_status_display(),
+        )

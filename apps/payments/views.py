@@ -1,0 +1,49 @@
+"""Payments: the list agents search all day, and each payment's page."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_safe
+
+from apps.events.selectors import timeline_for
+from apps.identity.access import require_roles
+from apps.identity.roles import Role
+from apps.payments import selectors
+from apps.payments.tables import PaymentTable
+
+SORTABLE = {"created_at": "Created", "amount_cents": "Amount"}
+
+
+@require_roles(*Role.values)
+@require_safe
+def payment_list(request: HttpRequest) -> HttpResponse:
+    listing = selectors.payment_listing(request.GET)
+    context = {
+        "listing": listing,
+        "table": PaymentTable(listing.page.rows),
+        "sortable": SORTABLE,
+        "newest_sync": selectors.newest_sync(),
+    }
+    # The filter form and the pager swap only the results; a normal request gets the page.
+    template = "payments/payment_list.html"
+    if request.htmx and request.htmx.target == "results":
+        template += "#results"
+    return render(request, template, context)
+
+
+@require_roles(*Role.values)
+@require_safe
+def payment_detail(request: HttpRequest, payment_id: uuid.UUID) -> HttpResponse:
+    payment = selectors.payment_detail(payment_id)
+    return render(
+        request,
+        "payments/payment_detail.html",
+        {
+            "payment": payment,
+            "refunds": selectors.refunds_of(payment),
+            "timeline": timeline_for(payment.payment_id),
+        },
+    )
