@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import uuid
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from apps.events.selectors import timeline_for
 from apps.identity.access import require_roles
 from apps.identity.roles import Role
-from apps.payments import selectors
+from apps.payments import selectors, services
 from apps.payments.tables import PaymentTable
 
 SORTABLE = {"created_at": "Created", "amount_cents": "Amount"}
@@ -20,8 +22,15 @@ SORTABLE = {"created_at": "Created", "amount_cents": "Amount"}
 @require_roles(*Role.values)
 @require_safe
 def payment_list(request: HttpRequest) -> HttpResponse:
+    if request.GET.get("format") == "csv":
+        rows = services.export_payments_csv(user=request.user, params=request.GET, request=request)
+        response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
+        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+        response["Content-Disposition"] = f'attachment; filename="payments-{stamp}.csv"'
+        return response
     listing = selectors.payment_listing(request.GET)
     context = {
+        "list_url": reverse("payments:list"),
         "listing": listing,
         "table": PaymentTable(listing.page.rows),
         "sortable": SORTABLE,

@@ -138,3 +138,22 @@ def test_the_detail_page_shows_amounts_refunds_account_and_timeline(agent_client
     assert "has not reached the portal yet" in page  # its account is not synced
     assert agent_client.get(f"/payments/{uuid.uuid4()}/").status_code == 404
     assert Payment.objects.count() == 1
+
+
+def test_the_csv_export_is_exactly_the_filtered_view_streamed_and_recorded(agent_client, agent):
+    import csv
+    import io
+
+    from apps.audit.models import AuditEntry
+
+    yen = make_payment(currency="JPY", amount_cents=1_500, status="settled")
+    make_payment(currency="EUR", amount_cents=1_500, status="settled")
+    response = agent_client.get("/payments/?currency=JPY&format=csv")
+    assert response.streaming
+    assert response["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [r["payment_id"] for r in rows] == [str(yen.payment_id)]
+    assert (rows[0]["amount"], rows[0]["amount_cents"]) == ("1500", "1500")
+    entry = AuditEntry.objects.get(action="payments.export")
+    assert entry.actor_user_id == agent.pk
+    assert entry.params["filters"] == {"currency": "JPY"}
