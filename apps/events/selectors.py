@@ -6,7 +6,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Max
 from django.utils import timezone
 
 from apps.events.models import IntakeHeartbeat, ReceivedEvent
@@ -55,15 +54,20 @@ class IntakeFreshness:
 
 
 def intake_freshness() -> IntakeFreshness:
-    newest = IntakeHeartbeat.objects.aggregate(seen=Max("seen_at"), batch=Max("last_batch_at"))
-    last = (
-        IntakeHeartbeat.objects.filter(last_batch_at__isnull=False)
-        .order_by("-last_batch_at")
-        .values_list("last_batch_lag_seconds", flat=True)
-        .first()
+    """From the consumers' heartbeats (one small row per intake thread), in one query."""
+    rows = list(
+        IntakeHeartbeat.objects.values_list("seen_at", "last_batch_at", "last_batch_lag_seconds")
     )
+    if not rows:
+        return IntakeFreshness(
+            consumer_seen_at=None, last_batch_at=None, last_batch_lag_seconds=None
+        )
+    batches = [row for row in rows if row[1] is not None]
+    latest = max(batches, key=lambda row: row[1]) if batches else (None, None, None)
     return IntakeFreshness(
-        consumer_seen_at=newest["seen"], last_batch_at=newest["batch"], last_batch_lag_seconds=last
+        consumer_seen_at=max(row[0] for row in rows),
+        last_batch_at=latest[1],
+        last_batch_lag_seconds=latest[2],
     )
 
 

@@ -13,10 +13,23 @@ def shell(request: HttpRequest) -> dict:
     user = getattr(request, "user", None)
     signed_in = bool(user and user.is_authenticated)
     return {
+        "intake_lag": _intake_lag() if signed_in and user.roles else None,
         "nav_entries": entries_for(user, request.path) if signed_in else [],
         "portal_environment": settings.PORTAL_ENVIRONMENT,
         "sign_out_url": _sign_out_url() if signed_in else None,
     }
+
+
+def _intake_lag() -> float | None:
+    """Seconds the read models may be behind, when beyond PORTAL_FRESHNESS_WARN_SECONDS."""
+    from apps.events.selectors import intake_freshness
+
+    freshness = intake_freshness()
+    if freshness.consumer_seen_at is None:
+        return None  # no consumer has ever run (a fresh install): nothing to compare with
+    if not freshness.is_lagging(settings.PORTAL_FRESHNESS_WARN_SECONDS):
+        return None
+    return freshness.lag_seconds()
 
 
 def _sign_out_url() -> str | None:

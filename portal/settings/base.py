@@ -135,6 +135,8 @@ USE_TZ = True
 # Display timezone for people whose browser has not told us theirs yet.
 PORTAL_DEFAULT_DISPLAY_TIMEZONE = env_str("PORTAL_DEFAULT_DISPLAY_TIMEZONE", "UTC")
 PORTAL_LOCALE = env_str("PORTAL_LOCALE", "en_US")
+# A banner warns everyone when the event intake is this many seconds behind.
+PORTAL_FRESHNESS_WARN_SECONDS = env_int("PORTAL_FRESHNESS_WARN_SECONDS", 60)
 
 # --- Static files -------------------------------------------------------------
 STATIC_URL = "/static/"
