@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("apps.home.urls")),
     path("accounts/", include("apps.identity.urls")),
     path("payments/", include("apps.payments.urls")),
+    path("accounts/", include("apps.accounts.urls")),
     *allauth_urlpatterns,
 ]
 

@@ -8,7 +8,9 @@ deletes these rows. Field names are exactly the contract's ``data`` fields
 
 from __future__ import annotations
 
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
+from django.db.models.functions import Upper
 
 
 class AccountStatus(models.TextChoices):
@@ -42,6 +44,12 @@ class Account(models.Model):
             models.Index(fields=["currency"], name="account_currency"),
             models.Index(fields=["owner_id"], name="account_owner"),
             models.Index(fields=["owner_email"], name="account_owner_email"),
+            # Search: email prefix (UPPER(..) LIKE 'X%') and name anywhere (trigrams).
+            models.Index(
+                OpClass(Upper("owner_email"), name="varchar_pattern_ops"),
+                name="account_email_prefix",
+            ),
+            GinIndex(OpClass(Upper("owner_name"), name="gin_trgm_ops"), name="account_name_trgm"),
         ]
 
     def __str__(self) -> str:

@@ -13,6 +13,7 @@ related row shows up when its own event arrives.
 
 from __future__ import annotations
 
+from django.contrib.postgres.indexes import OpClass
 from django.db import models
 
 
@@ -61,7 +62,10 @@ class Payment(models.Model):
             ),
             models.Index(fields=["account", "created_at"], name="payment_account_created"),
             models.Index(fields=["currency", "created_at"], name="payment_currency_created"),
-            models.Index(fields=["merchant_reference"], name="payment_merchant_ref"),
+            models.Index(
+                OpClass("merchant_reference", name="varchar_pattern_ops"),
+                name="payment_merchant_ref",
+            ),
         ]
 
     def __str__(self) -> str:

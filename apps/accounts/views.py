@@ -1,0 +1,49 @@
+"""Accounts: the list and each account's page."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_safe
+
+from apps.accounts import selectors
+from apps.accounts.tables import AccountTable
+from apps.events.selectors import timeline_for
+from apps.identity.access import require_roles
+from apps.identity.roles import Role
+from apps.payments.tables import PaymentTable
+
+
+@require_roles(*Role.values)
+@require_safe
+def account_list(request: HttpRequest) -> HttpResponse:
+    listing = selectors.account_listing(request.GET)
+    context = {
+        "list_url": reverse("accounts:list"),
+        "listing": listing,
+        "table": AccountTable(listing.page.rows),
+        "sortable": {"created_at": "Created", "balance_cents": "Balance"},
+        "newest_sync": selectors.newest_sync(),
+    }
+    template = "accounts/account_list.html"
+    if request.htmx and request.htmx.target == "results":
+        template += "#results"
+    return render(request, template, context)
+
+
+@require_roles(*Role.values)
+@require_safe
+def account_detail(request: HttpRequest, account_id: uuid.UUID) -> HttpResponse:
+    account = selectors.account_detail(account_id)
+    return render(
+        request,
+        "accounts/account_detail.html",
+        {
+            "account": account,
+            "payments": PaymentTable(list(selectors.recent_payments_of(account.account_id))),
+            "timeline": timeline_for(account.account_id),
+        },
+    )
