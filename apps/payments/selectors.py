@@ -63,3 +63,51 @@ def payment_detail(payment_id: uuid.UUID) -> Payment:
 
 def refunds_of(payment: Payment) -> QuerySet[Refund]:
     return Refund.objects.filter(payment_id=payment.pk).order_by("-created_at")
+
+
+REFUND_SORTS = {
+    "-created_at": ("created_at", True),
+    "created_at": ("created_at", False),
+    "-amount_cents": ("amount_cents", True),
+    "amount_cents": ("amount_cents", False),
+}
+
+
+@dataclass(frozen=True)
+class RefundListing:
+    filters: object
+    page: KeysetPage
+    count: int
+    count_exact: bool
+    sort: str
+
+
+def refund_listing(params, *, page_size: int = 50) -> RefundListing:
+    from apps.payments.refund_filters import RefundFilter
+
+    filters = RefundFilter(params, queryset=Refund.objects.all())
+    queryset = filters.qs if filters.is_valid() else Refund.objects.none()
+    sort = params.get("sort") if params.get("sort") in REFUND_SORTS else DEFAULT_SORT
+    field, descending = REFUND_SORTS[sort]
+    page = keyset_page(
+        queryset.select_related("payment"),
+        field=field,
+        descending=descending,
+        pk="refund_id",
+        after=params.get("after"),
+        before=params.get("before"),
+        size=page_size,
+    )
+    count, exact = bounded_count(queryset)
+    return RefundListing(filters=filters, page=page, count=count, count_exact=exact, sort=sort)
+
+
+def newest_refund_sync():
+    return Refund.objects.aggregate(newest=Max("synced_at"))["newest"]
+
+
+def refund_detail(refund_id: uuid.UUID) -> Refund:
+    refund = Refund.objects.select_related("payment").filter(pk=refund_id).first()
+    if refund is None:
+        raise Http404("This refund has not reached the portal.")
+    return refund

@@ -66,3 +66,54 @@ class PaymentTable(tables.Table):
             STATUS_BADGES.get(value, "neutral"),
             record.get_status_display(),
         )
+
+
+REFUND_BADGES = {"pending": "info", "succeeded": "ok", "failed": "bad"}
+
+
+class RefundTable(tables.Table):
+    refund_id = tables.Column(verbose_name="Refund", orderable=False)
+    created_at = tables.Column(verbose_name="Created", orderable=False)
+    payment_id = tables.Column(verbose_name="Payment", accessor="payment_id", orderable=False)
+    amount_cents = tables.Column(
+        verbose_name="Amount",
+        orderable=False,
+        attrs={"td": {"class": "num"}, "th": {"class": "num"}},
+    )
+    status = tables.Column(verbose_name="Status", orderable=False)
+    failure_reason = tables.Column(verbose_name="Failure reason", orderable=False, default="—")
+    reference = tables.Column(verbose_name="Portal reference", orderable=False, default="—")
+
+    class Meta:
+        template_name = "components/table.html"
+        attrs = {"class": "data-table"}
+        row_attrs = {
+            "data-href": lambda record: reverse("payments:refund_detail", args=[record.refund_id])
+        }
+
+    def render_refund_id(self, value):
+        return format_html(
+            '<a class="mono" href="{}">{}</a>',
+            reverse("payments:refund_detail", args=[value]),
+            str(value)[:8] + "…",
+        )
+
+    def render_payment_id(self, value):
+        return format_html(
+            '<a class="mono" href="{}">{}</a>',
+            reverse("payments:detail", args=[value]),
+            str(value)[:8] + "…",
+        )
+
+    def render_created_at(self, value):
+        return when(value)
+
+    def render_amount_cents(self, value, record):
+        return money(value, record.currency)
+
+    def render_status(self, value, record):
+        return format_html(
+            '<span class="badge badge--{}">{}</span>',
+            REFUND_BADGES.get(value, "neutral"),
+            record.get_status_display(),
+        )

@@ -14,7 +14,7 @@ from apps.events.selectors import timeline_for
 from apps.identity.access import require_roles
 from apps.identity.roles import Role
 from apps.payments import selectors, services
-from apps.payments.tables import PaymentTable
+from apps.payments.tables import PaymentTable, RefundTable
 
 SORTABLE = {"created_at": "Created", "amount_cents": "Amount"}
 
@@ -55,4 +55,32 @@ def payment_detail(request: HttpRequest, payment_id: uuid.UUID) -> HttpResponse:
             "refunds": selectors.refunds_of(payment),
             "timeline": timeline_for(payment.payment_id),
         },
+    )
+
+
+@require_roles(*Role.values)
+@require_safe
+def refund_list(request: HttpRequest) -> HttpResponse:
+    listing = selectors.refund_listing(request.GET)
+    context = {
+        "list_url": reverse("payments:refunds"),
+        "listing": listing,
+        "table": RefundTable(listing.page.rows),
+        "sortable": SORTABLE,
+        "newest_sync": selectors.newest_refund_sync(),
+    }
+    template = "payments/refund_list.html"
+    if request.htmx and request.htmx.target == "results":
+        template += "#results"
+    return render(request, template, context)
+
+
+@require_roles(*Role.values)
+@require_safe
+def refund_detail(request: HttpRequest, refund_id: uuid.UUID) -> HttpResponse:
+    refund = selectors.refund_detail(refund_id)
+    return render(
+        request,
+        "payments/refund_detail.html",
+        {"refund": refund, "timeline": timeline_for(refund.refund_id)},
     )
