@@ -2,5 +2,7 @@
 
 print(
     "Benchmarks (run each with .venv/bin/python -m <module>):\n"
-    "  benchmarks.ingestion   event intake vs. one Celery task per event"
+    "  benchmarks.ingestion   event intake vs. one Celery task per event\n"
+    "  benchmarks.lists       payments list at a million rows vs. the stock admin\n"
+    "  benchmarks.audit       action log appends and verification"
 )

@@ -12,6 +12,7 @@ urlpatterns = [
     path("accounts/", include("apps.identity.urls")),
     path("payments/", include("apps.payments.urls")),
     path("accounts/", include("apps.accounts.urls")),
+    path("views/", include("apps.workspace.urls")),
     *allauth_urlpatterns,
 ]
 

@@ -15,6 +15,8 @@ from apps.events.selectors import timeline_for
 from apps.identity.access import require_roles
 from apps.identity.roles import Role
 from apps.payments.tables import PaymentTable
+from apps.workspace import selectors as workspace_selectors
+from apps.workspace.views import LISTS
 
 
 @require_roles(*Role.values)
@@ -24,7 +26,7 @@ def account_list(request: HttpRequest) -> HttpResponse:
     context = {
         "list_url": reverse("accounts:list"),
         "listing": listing,
-        "table": AccountTable(listing.page.rows),
+        **_workspace(request, "accounts", AccountTable, listing.page.rows),
         "sortable": {"created_at": "Created", "balance_cents": "Balance"},
         "newest_sync": selectors.newest_sync(),
     }
@@ -47,3 +49,20 @@ def account_detail(request: HttpRequest, account_id: uuid.UUID) -> HttpResponse:
             "timeline": timeline_for(account.account_id),
         },
     )
+
+
+def _workspace(request: HttpRequest, list_name: str, table_class, rows) -> dict:
+    """The table with the columns this person shows, their saved views and the chooser's labels."""
+    allowed = LISTS[list_name][1]
+    columns = workspace_selectors.visible_columns(
+        owner=request.user, list_name=list_name, allowed=allowed, requested=request.GET.get("cols")
+    )
+    table = table_class(rows, exclude=[c for c in allowed if c not in columns])
+    labels = [(c, table_class.base_columns[c].verbose_name) for c in allowed]
+    return {
+        "table": table,
+        "list_name": list_name,
+        "columns": columns,
+        "column_labels": labels,
+        "saved_views": workspace_selectors.saved_views(owner=request.user, list_name=list_name),
+    }

@@ -15,6 +15,8 @@ from apps.identity.access import require_roles
 from apps.identity.roles import Role
 from apps.payments import selectors, services
 from apps.payments.tables import PaymentTable, RefundTable
+from apps.workspace import selectors as workspace_selectors
+from apps.workspace.views import LISTS
 
 SORTABLE = {"created_at": "Created", "amount_cents": "Amount"}
 
@@ -32,7 +34,7 @@ def payment_list(request: HttpRequest) -> HttpResponse:
     context = {
         "list_url": reverse("payments:list"),
         "listing": listing,
-        "table": PaymentTable(listing.page.rows),
+        **_workspace(request, "payments", PaymentTable, listing.page.rows),
         "sortable": SORTABLE,
         "newest_sync": selectors.newest_sync(),
     }
@@ -65,7 +67,7 @@ def refund_list(request: HttpRequest) -> HttpResponse:
     context = {
         "list_url": reverse("payments:refunds"),
         "listing": listing,
-        "table": RefundTable(listing.page.rows),
+        **_workspace(request, "refunds", RefundTable, listing.page.rows),
         "sortable": SORTABLE,
         "newest_sync": selectors.newest_refund_sync(),
     }
@@ -84,3 +86,20 @@ def refund_detail(request: HttpRequest, refund_id: uuid.UUID) -> HttpResponse:
         "payments/refund_detail.html",
         {"refund": refund, "timeline": timeline_for(refund.refund_id)},
     )
+
+
+def _workspace(request: HttpRequest, list_name: str, table_class, rows) -> dict:
+    """The table with the columns this person shows, their saved views and the chooser's labels."""
+    allowed = LISTS[list_name][1]
+    columns = workspace_selectors.visible_columns(
+        owner=request.user, list_name=list_name, allowed=allowed, requested=request.GET.get("cols")
+    )
+    table = table_class(rows, exclude=[c for c in allowed if c not in columns])
+    labels = [(c, table_class.base_columns[c].verbose_name) for c in allowed]
+    return {
+        "table": table,
+        "list_name": list_name,
+        "columns": columns,
+        "column_labels": labels,
+        "saved_views": workspace_selectors.saved_views(owner=request.user, list_name=list_name),
+    }

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "apps.events",
     "apps.audit",
     "apps.approvals",
+    "apps.workspace",
     "apps.health",
     "apps.home",
 ]

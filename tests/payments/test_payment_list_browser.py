@@ -36,14 +36,18 @@ def test_filtering_updates_the_table_and_the_url_and_survives_reload_and_back(
     expect(page.locator(".results__count")).to_contain_text("6 payments")
     all_rows = row_ids(page)
 
-    page.get_by_label("Status").select_option("failed")
+    page.get_by_role("search", name="Filter payments").get_by_label("Status").select_option(
+        "failed"
+    )
     expect(page).to_have_url(re.compile(r"status=failed"))
     expect(page.locator(".results__count")).to_contain_text("3 payments")
     failed_rows = row_ids(page)
     page.screenshot(path=str(ARTIFACTS / "payments-filtered.png"), full_page=True)
 
     page.reload()
-    expect(page.get_by_label("Status")).to_have_value("failed")
+    expect(page.get_by_role("search", name="Filter payments").get_by_label("Status")).to_have_value(
+        "failed"
+    )
     assert row_ids(page) == failed_rows
 
     page.go_back()
