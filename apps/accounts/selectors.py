@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from django.db.models import Max, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404
 
 from apps.accounts.filters import AccountFilter
 from apps.accounts.models import Account
+from apps.events.selectors import newest_applied_at
 from apps.home.paging import KeysetPage, bounded_count, keyset_page
 from apps.payments.models import Payment
 
@@ -50,7 +51,7 @@ def account_listing(params, *, page_size: int = 50) -> AccountListing:
 
 
 def newest_sync():
-    return Account.objects.aggregate(newest=Max("synced_at"))["newest"]
+    return newest_applied_at()
 
 
 def account_detail(account_id: uuid.UUID) -> Account:

@@ -9,9 +9,10 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_safe
 
-from apps.accounts import selectors
+from apps.accounts import selectors, services
 from apps.accounts.tables import AccountTable
 from apps.events.selectors import timeline_for
+from apps.home.csv_export import csv_response
 from apps.identity.access import require_roles
 from apps.identity.roles import Role
 from apps.payments.tables import PaymentTable
@@ -22,6 +23,11 @@ from apps.workspace.views import LISTS
 @require_roles(*Role.values)
 @require_safe
 def account_list(request: HttpRequest) -> HttpResponse:
+    if request.GET.get("format") == "csv":
+        return csv_response(
+            services.export_accounts_csv(user=request.user, params=request.GET, request=request),
+            "accounts",
+        )
     listing = selectors.account_listing(request.GET)
     context = {
         "list_url": reverse("accounts:list"),

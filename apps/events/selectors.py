@@ -121,3 +121,12 @@ def pending_dead_letters(*, limit: int | None = None):
 
     letters = DeadLetter.objects.filter(status=DeadLetterStatus.PENDING).order_by("first_seen")
     return letters[:limit] if limit else letters
+
+
+def newest_applied_at():
+    """When the intake last applied any event (from its counters: no scan of the big tables)."""
+    from django.db.models import Max
+
+    from apps.events.models import IntakeCounter
+
+    return IntakeCounter.objects.aggregate(newest=Max("newest_applied_at"))["newest"]

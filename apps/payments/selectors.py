@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from django.db.models import Max, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404
 
+from apps.events.selectors import newest_applied_at
 from apps.home.paging import KeysetPage, bounded_count, keyset_page
 from apps.payments.filters import PaymentFilter
 from apps.payments.models import Payment, Refund
@@ -51,7 +52,7 @@ def payment_listing(params, *, page_size: int = 50) -> PaymentListing:
 
 
 def newest_sync() -> object:
-    return Payment.objects.aggregate(newest=Max("synced_at"))["newest"]
+    return newest_applied_at()
 
 
 def payment_detail(payment_id: uuid.UUID) -> Payment:
@@ -103,7 +104,7 @@ def refund_listing(params, *, page_size: int = 50) -> RefundListing:
 
 
 def newest_refund_sync():
-    return Refund.objects.aggregate(newest=Max("synced_at"))["newest"]
+    return newest_applied_at()
 
 
 def refund_detail(refund_id: uuid.UUID) -> Refund:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import uuid
 
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from apps.events.selectors import timeline_for
+from apps.home.csv_export import csv_response
 from apps.identity.access import require_roles
 from apps.identity.roles import Role
 from apps.payments import selectors, services
@@ -25,11 +25,10 @@ SORTABLE = {"created_at": "Created", "amount_cents": "Amount"}
 @require_safe
 def payment_list(request: HttpRequest) -> HttpResponse:
     if request.GET.get("format") == "csv":
-        rows = services.export_payments_csv(user=request.user, params=request.GET, request=request)
-        response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
-        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-        response["Content-Disposition"] = f'attachment; filename="payments-{stamp}.csv"'
-        return response
+        return csv_response(
+            services.export_payments_csv(user=request.user, params=request.GET, request=request),
+            "payments",
+        )
     listing = selectors.payment_listing(request.GET)
     context = {
         "list_url": reverse("payments:list"),
@@ -63,6 +62,11 @@ def payment_detail(request: HttpRequest, payment_id: uuid.UUID) -> HttpResponse:
 @require_roles(*Role.values)
 @require_safe
 def refund_list(request: HttpRequest) -> HttpResponse:
+    if request.GET.get("format") == "csv":
+        return csv_response(
+            services.export_refunds_csv(user=request.user, params=request.GET, request=request),
+            "refunds",
+        )
     listing = selectors.refund_listing(request.GET)
     context = {
         "list_url": reverse("payments:refunds"),

@@ -46,3 +46,17 @@ def test_the_account_page_shows_balance_payments_and_timeline(manager_client):
 def test_no_role_and_anonymous_are_kept_out(client, no_role_client):
     assert client.get("/accounts/").status_code == 302
     assert no_role_client.get("/accounts/").status_code == 302
+
+
+def test_the_accounts_csv_is_the_filtered_view(auditor_client):
+    import csv
+    import io
+
+    from apps.audit.models import AuditEntry
+
+    frozen = make_account(status="frozen", currency="JPY", balance_cents=1200)
+    make_account(status="active")
+    response = auditor_client.get("/accounts/?status=frozen&format=csv")
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [(r["account_id"], r["balance"]) for r in rows] == [(str(frozen.account_id), "1200")]
+    assert AuditEntry.objects.filter(action="accounts.export").exists()
