@@ -10,6 +10,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from apps.accounts.models import Account, AccountStatus
+from apps.home.widgets import QuickSelect
 from apps.payments.currencies import choices
 from apps.payments.filters import search_q
 
@@ -25,8 +26,12 @@ class AccountFilter(django_filters.FilterSet):
             }
         ),
     )
-    status = django_filters.ChoiceFilter(choices=AccountStatus.choices, empty_label="Any status")
-    currency = django_filters.ChoiceFilter(choices=choices(), empty_label="Any currency")
+    status = django_filters.ChoiceFilter(
+        choices=AccountStatus.choices, empty_label="Any status", widget=QuickSelect
+    )
+    currency = django_filters.ChoiceFilter(
+        choices=choices(), empty_label="Any currency", widget=QuickSelect
+    )
     created_from = django_filters.DateFilter(
         method="filter_created_from",
         label="Created from",

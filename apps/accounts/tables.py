@@ -6,12 +6,18 @@ import django_tables2 as tables
 from django.urls import reverse
 from django.utils.html import format_html
 
+from apps.home.tables import PortalTable
 from apps.home.templatetags.portal import money, when
 
 STATUS_BADGES = {"active": "ok", "frozen": "warn", "closed": "neutral"}
 
 
-class AccountTable(tables.Table):
+class AccountTable(PortalTable):
+    numeric = frozenset({"balance_cents"})
+
+    def row_href(self, record) -> str:
+        return reverse("accounts:detail", args=[record.account_id])
+
     account_id = tables.Column(verbose_name="Account", orderable=False)
     owner_name = tables.Column(verbose_name="Owner", orderable=False)
     owner_email = tables.Column(verbose_name="Email", orderable=False)
@@ -26,11 +32,8 @@ class AccountTable(tables.Table):
     class Meta:
         template_name = "components/table.html"
         attrs = {"class": "data-table"}
-        row_attrs = {
-            "data-href": lambda record: reverse("accounts:detail", args=[record.account_id])
-        }
 
-    def render_account_id(self, value):
+    def render_account_id(self, value, record):
         return format_html(
             '<a class="mono" href="{}">{}</a>',
             reverse("accounts:detail", args=[value]),
@@ -47,5 +50,5 @@ class AccountTable(tables.Table):
     def render_balance_cents(self, value, record):
         return money(value, record.currency)
 
-    def render_created_at(self, value):
+    def render_created_at(self, value, record):
         return when(value)

@@ -12,6 +12,7 @@ from django import forms
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from apps.home.widgets import QuickSelect
 from apps.payments.currencies import EXPONENTS, choices
 from apps.payments.models import Payment, PaymentStatus
 
@@ -71,9 +72,11 @@ class PaymentFilter(django_filters.FilterSet):
             }
         ),
     )
-    status = django_filters.ChoiceFilter(choices=PaymentStatus.choices, empty_label="Any status")
+    status = django_filters.ChoiceFilter(
+        choices=PaymentStatus.choices, empty_label="Any status", widget=QuickSelect
+    )
     currency = django_filters.ChoiceFilter(
-        choices=choices(), empty_label="Any currency", method="filter_currency"
+        choices=choices(), empty_label="Any currency", method="filter_currency", widget=QuickSelect
     )
     created_from = django_filters.DateFilter(
         method="filter_created_from",

@@ -60,6 +60,10 @@ class Payment(models.Model):
             models.Index(
                 fields=["status", "created_at", "payment_id"], name="payment_status_created"
             ),
+            models.Index(fields=["amount_cents", "payment_id"], name="payment_amount"),
+            models.Index(
+                fields=["status", "amount_cents", "payment_id"], name="payment_status_amount"
+            ),
             models.Index(fields=["account", "created_at"], name="payment_account_created"),
             models.Index(fields=["currency", "created_at"], name="payment_currency_created"),
             models.Index(

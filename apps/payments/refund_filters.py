@@ -10,6 +10,7 @@ from django import forms
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from apps.home.widgets import QuickSelect
 from apps.payments.currencies import choices
 from apps.payments.filters import amount_q, search_q
 from apps.payments.models import Refund, RefundStatus
@@ -26,8 +27,12 @@ class RefundFilter(django_filters.FilterSet):
             }
         ),
     )
-    status = django_filters.ChoiceFilter(choices=RefundStatus.choices, empty_label="Any status")
-    currency = django_filters.ChoiceFilter(choices=choices(), empty_label="Any currency")
+    status = django_filters.ChoiceFilter(
+        choices=RefundStatus.choices, empty_label="Any status", widget=QuickSelect
+    )
+    currency = django_filters.ChoiceFilter(
+        choices=choices(), empty_label="Any currency", widget=QuickSelect
+    )
     created_from = django_filters.DateFilter(
         method="filter_created_from",
         label="Created from",

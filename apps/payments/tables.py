@@ -6,6 +6,7 @@ import django_tables2 as tables
 from django.urls import reverse
 from django.utils.html import format_html
 
+from apps.home.tables import PortalTable
 from apps.home.templatetags.portal import money, when
 
 STATUS_BADGES = {
@@ -18,7 +19,12 @@ STATUS_BADGES = {
 }
 
 
-class PaymentTable(tables.Table):
+class PaymentTable(PortalTable):
+    numeric = frozenset({"amount_cents", "refunded_cents"})
+
+    def row_href(self, record) -> str:
+        return reverse("payments:detail", args=[record.payment_id])
+
     payment_id = tables.Column(verbose_name="Payment", orderable=False)
     created_at = tables.Column(verbose_name="Created", orderable=False)
     owner = tables.Column(
@@ -43,15 +49,12 @@ class PaymentTable(tables.Table):
     class Meta:
         template_name = "components/table.html"
         attrs = {"class": "data-table"}
-        row_attrs = {
-            "data-href": lambda record: reverse("payments:detail", args=[record.payment_id])
-        }
 
     def render_payment_id(self, value, record):
         url = reverse("payments:detail", args=[value])
         return format_html('<a class="mono" href="{}">{}</a>', url, str(value)[:8] + "…")
 
-    def render_created_at(self, value):
+    def render_created_at(self, value, record):
         return when(value)
 
     def render_amount_cents(self, value, record):
@@ -71,7 +74,12 @@ class PaymentTable(tables.Table):
 REFUND_BADGES = {"pending": "info", "succeeded": "ok", "failed": "bad"}
 
 
-class RefundTable(tables.Table):
+class RefundTable(PortalTable):
+    numeric = frozenset({"amount_cents"})
+
+    def row_href(self, record) -> str:
+        return reverse("payments:refund_detail", args=[record.refund_id])
+
     refund_id = tables.Column(verbose_name="Refund", orderable=False)
     created_at = tables.Column(verbose_name="Created", orderable=False)
     payment_id = tables.Column(verbose_name="Payment", accessor="payment_id", orderable=False)
@@ -87,25 +95,22 @@ class RefundTable(tables.Table):
     class Meta:
         template_name = "components/table.html"
         attrs = {"class": "data-table"}
-        row_attrs = {
-            "data-href": lambda record: reverse("payments:refund_detail", args=[record.refund_id])
-        }
 
-    def render_refund_id(self, value):
+    def render_refund_id(self, value, record):
         return format_html(
             '<a class="mono" href="{}">{}</a>',
             reverse("payments:refund_detail", args=[value]),
             str(value)[:8] + "…",
         )
 
-    def render_payment_id(self, value):
+    def render_payment_id(self, value, record):
         return format_html(
             '<a class="mono" href="{}">{}</a>',
             reverse("payments:detail", args=[value]),
             str(value)[:8] + "…",
         )
 
-    def render_created_at(self, value):
+    def render_created_at(self, value, record):
         return when(value)
 
     def render_amount_cents(self, value, record):

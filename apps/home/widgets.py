@@ -1,0 +1,31 @@
+"""Form widgets rendered in Python.
+
+Django renders each ``<option>`` of a select through a template include; the
+currency filter (166 ISO codes) cost more than the rest of a list page. This
+select builds the same accessible HTML directly.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.forms.utils import flatatt
+from django.utils.html import format_html, format_html_join
+
+
+class QuickSelect(forms.Select):
+    def render(self, name, value, attrs=None, renderer=None):
+        final = self.build_attrs(self.attrs, {**(attrs or {}), "name": name})
+        current = (
+            ""
+            if value is None
+            else str(value[0] if isinstance(value, list | tuple) and value else value)
+        )
+        options = format_html_join(
+            "",
+            '<option value="{}"{}>{}</option>',
+            (
+                (str(v), " selected" if str(v) == current else "", label)
+                for v, label in self.choices
+            ),
+        )
+        return format_html("<select{}>{}</select>", flatatt(final), options)
