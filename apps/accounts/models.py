@@ -42,6 +42,7 @@ class Account(models.Model):
             ),
             models.Index(fields=["created_at", "account_id"], name="account_created"),
             models.Index(fields=["currency"], name="account_currency"),
+            models.Index(fields=["balance_cents", "account_id"], name="account_balance"),
             models.Index(fields=["owner_id"], name="account_owner"),
             models.Index(fields=["owner_email"], name="account_owner_email"),
             # Search: email prefix (UPPER(..) LIKE 'X%') and name anywhere (trigrams).
