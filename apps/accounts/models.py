@@ -8,7 +8,7 @@ deletes these rows. Field names are exactly the contract's ``data`` fields
 
 from __future__ import annotations
 
-from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.contrib.postgres.indexes import OpClass
 from django.db import models
 from django.db.models.functions import Upper
 
@@ -45,12 +45,14 @@ class Account(models.Model):
             models.Index(fields=["balance_cents", "account_id"], name="account_balance"),
             models.Index(fields=["owner_id"], name="account_owner"),
             models.Index(fields=["owner_email"], name="account_owner_email"),
-            # Search: email prefix (UPPER(..) LIKE 'X%') and name anywhere (trigrams).
+            # Search: email and name prefixes, case-insensitive (UPPER(..) LIKE 'X%').
             models.Index(
                 OpClass(Upper("owner_email"), name="varchar_pattern_ops"),
                 name="account_email_prefix",
             ),
-            GinIndex(OpClass(Upper("owner_name"), name="gin_trgm_ops"), name="account_name_trgm"),
+            models.Index(
+                OpClass(Upper("owner_name"), name="varchar_pattern_ops"), name="account_name_prefix"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -16,8 +16,7 @@ from apps.home.csv_export import csv_response
 from apps.identity.access import require_roles
 from apps.identity.roles import Role
 from apps.payments.tables import PaymentTable
-from apps.workspace import selectors as workspace_selectors
-from apps.workspace.views import LISTS
+from apps.workspace.lists import list_workspace as _workspace
 
 
 @require_roles(*Role.values)
@@ -55,20 +54,3 @@ def account_detail(request: HttpRequest, account_id: uuid.UUID) -> HttpResponse:
             "timeline": timeline_for(account.account_id),
         },
     )
-
-
-def _workspace(request: HttpRequest, list_name: str, table_class, rows) -> dict:
-    """The table with the columns this person shows, their saved views and the chooser's labels."""
-    allowed = LISTS[list_name][1]
-    columns = workspace_selectors.visible_columns(
-        owner=request.user, list_name=list_name, allowed=allowed, requested=request.GET.get("cols")
-    )
-    table = table_class(rows, exclude=[c for c in allowed if c not in columns])
-    labels = [(c, table_class.base_columns[c].verbose_name) for c in allowed]
-    return {
-        "table": table,
-        "list_name": list_name,
-        "columns": columns,
-        "column_labels": labels,
-        "saved_views": workspace_selectors.saved_views(owner=request.user, list_name=list_name),
-    }

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime, time
 from decimal import Decimal
 
 import django_filters
 from django import forms
 from django.db.models import Q, QuerySet
-from django.utils import timezone
 
+from apps.home.filters import CreatedRangeFilterSet
 from apps.home.widgets import QuickSelect
 from apps.payments.currencies import EXPONENTS, choices
 from apps.payments.models import Payment, PaymentStatus
@@ -61,7 +60,7 @@ def amount_q(field: str, lookup: str, major: Decimal, currency: str | None) -> Q
     return condition
 
 
-class PaymentFilter(django_filters.FilterSet):
+class PaymentFilter(CreatedRangeFilterSet):
     q = django_filters.CharFilter(
         method="filter_search",
         label="Search",
@@ -77,16 +76,6 @@ class PaymentFilter(django_filters.FilterSet):
     )
     currency = django_filters.ChoiceFilter(
         choices=choices(), empty_label="Any currency", method="filter_currency", widget=QuickSelect
-    )
-    created_from = django_filters.DateFilter(
-        method="filter_created_from",
-        label="Created from",
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
-    created_to = django_filters.DateFilter(
-        method="filter_created_to",
-        label="Created to",
-        widget=forms.DateInput(attrs={"type": "date"}),
     )
     amount_min = django_filters.NumberFilter(
         method="filter_amount_min", label="Amount from", min_value=0
@@ -117,16 +106,6 @@ class PaymentFilter(django_filters.FilterSet):
 
     def filter_currency(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.filter(currency=value)
-
-    def filter_created_from(self, queryset: QuerySet, name: str, value) -> QuerySet:
-        return queryset.filter(
-            created_at__gte=timezone.make_aware(datetime.combine(value, time.min))
-        )
-
-    def filter_created_to(self, queryset: QuerySet, name: str, value) -> QuerySet:
-        return queryset.filter(
-            created_at__lte=timezone.make_aware(datetime.combine(value, time.max))
-        )
 
     def filter_amount_min(self, queryset: QuerySet, name: str, value: Decimal) -> QuerySet:
         return queryset.filter(

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
 from decimal import Decimal
 
 import django_filters
 from django import forms
 from django.db.models import Q, QuerySet
-from django.utils import timezone
 
+from apps.home.filters import CreatedRangeFilterSet
 from apps.home.widgets import QuickSelect
 from apps.payments.currencies import choices
 from apps.payments.filters import amount_q, search_q
 from apps.payments.models import Refund, RefundStatus
 
 
-class RefundFilter(django_filters.FilterSet):
+class RefundFilter(CreatedRangeFilterSet):
     q = django_filters.CharFilter(
         method="filter_search",
         label="Search",
@@ -32,16 +31,6 @@ class RefundFilter(django_filters.FilterSet):
     )
     currency = django_filters.ChoiceFilter(
         choices=choices(), empty_label="Any currency", widget=QuickSelect
-    )
-    created_from = django_filters.DateFilter(
-        method="filter_created_from",
-        label="Created from",
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
-    created_to = django_filters.DateFilter(
-        method="filter_created_to",
-        label="Created to",
-        widget=forms.DateInput(attrs={"type": "date"}),
     )
     amount_min = django_filters.NumberFilter(
         method="filter_amount_min", label="Amount from", min_value=0
@@ -69,16 +58,6 @@ class RefundFilter(django_filters.FilterSet):
         else:
             condition |= Q(reference=value.strip())
         return queryset.filter(condition)
-
-    def filter_created_from(self, queryset: QuerySet, name: str, value) -> QuerySet:
-        return queryset.filter(
-            created_at__gte=timezone.make_aware(datetime.combine(value, time.min))
-        )
-
-    def filter_created_to(self, queryset: QuerySet, name: str, value) -> QuerySet:
-        return queryset.filter(
-            created_at__lte=timezone.make_aware(datetime.combine(value, time.max))
-        )
 
     def filter_amount_min(self, queryset: QuerySet, name: str, value: Decimal) -> QuerySet:
         return queryset.filter(

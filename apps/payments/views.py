@@ -15,8 +15,7 @@ from apps.identity.access import require_roles
 from apps.identity.roles import Role
 from apps.payments import selectors, services
 from apps.payments.tables import PaymentTable, RefundTable
-from apps.workspace import selectors as workspace_selectors
-from apps.workspace.views import LISTS
+from apps.workspace.lists import list_workspace as _workspace
 
 SORTABLE = {"created_at": "Created", "amount_cents": "Amount"}
 
@@ -90,20 +89,3 @@ def refund_detail(request: HttpRequest, refund_id: uuid.UUID) -> HttpResponse:
         "payments/refund_detail.html",
         {"refund": refund, "timeline": timeline_for(refund.refund_id)},
     )
-
-
-def _workspace(request: HttpRequest, list_name: str, table_class, rows) -> dict:
-    """The table with the columns this person shows, their saved views and the chooser's labels."""
-    allowed = LISTS[list_name][1]
-    columns = workspace_selectors.visible_columns(
-        owner=request.user, list_name=list_name, allowed=allowed, requested=request.GET.get("cols")
-    )
-    table = table_class(rows, exclude=[c for c in allowed if c not in columns])
-    labels = [(c, table_class.base_columns[c].verbose_name) for c in allowed]
-    return {
-        "table": table,
-        "list_name": list_name,
-        "columns": columns,
-        "column_labels": labels,
-        "saved_views": workspace_selectors.saved_views(owner=request.user, list_name=list_name),
-    }

@@ -12,38 +12,7 @@ from django.views.decorators.http import require_POST, require_safe
 from apps.identity.access import require_roles
 from apps.identity.roles import Role
 from apps.workspace import selectors, services
-
-# list name → (URL name, the columns a person may choose from)
-LISTS = {
-    "payments": (
-        "payments:list",
-        [
-            "payment_id",
-            "created_at",
-            "owner",
-            "amount_cents",
-            "refunded_cents",
-            "status",
-            "merchant_reference",
-        ],
-    ),
-    "accounts": (
-        "accounts:list",
-        ["account_id", "owner_name", "owner_email", "status", "balance_cents", "created_at"],
-    ),
-    "refunds": (
-        "payments:refunds",
-        [
-            "refund_id",
-            "created_at",
-            "payment_id",
-            "amount_cents",
-            "status",
-            "failure_reason",
-            "reference",
-        ],
-    ),
-}
+from apps.workspace.lists import LISTS
 
 
 def _back(request: HttpRequest, list_name: str) -> HttpResponse:
