@@ -20,8 +20,8 @@ def shell(request: HttpRequest) -> dict:
     }
 
 
-def _intake_lag() -> float | None:
-    """Seconds the read models may be behind, when beyond PORTAL_FRESHNESS_WARN_SECONDS."""
+def _intake_lag() -> str | None:
+    """How far behind the read models may be, in words, when beyond PORTAL_FRESHNESS_WARN_SECONDS."""
     from apps.events.selectors import intake_freshness
 
     freshness = intake_freshness()
@@ -29,7 +29,12 @@ def _intake_lag() -> float | None:
         return None  # no consumer has ever run (a fresh install): nothing to compare with
     if not freshness.is_lagging(settings.PORTAL_FRESHNESS_WARN_SECONDS):
         return None
-    return freshness.lag_seconds()
+    seconds = int(freshness.lag_seconds() or 0)
+    if seconds < 120:
+        return f"{seconds} seconds"
+    if seconds < 7200:
+        return f"{seconds // 60} minutes"
+    return f"{seconds // 3600} hours"
 
 
 def _sign_out_url() -> str | None:

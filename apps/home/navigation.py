@@ -21,7 +21,14 @@ class NavEntry:
     section: str = "Work"
 
 
-ENTRIES: tuple[NavEntry, ...] = (NavEntry("Home", "home:index", frozenset(Role.values)),)
+EVERYONE = frozenset(Role.values)
+
+ENTRIES: tuple[NavEntry, ...] = (
+    NavEntry("Home", "home:index", EVERYONE),
+    NavEntry("Accounts", "accounts:list", EVERYONE),
+    NavEntry("Payments", "payments:list", EVERYONE),
+    NavEntry("Refunds", "payments:refunds", EVERYONE),
+)
 
 
 def entries_for(user, current_path: str) -> list[dict]:
@@ -36,7 +43,23 @@ def entries_for(user, current_path: str) -> list[dict]:
         except NoReverseMatch:
             continue
         current = current_path == url if url == "/" else current_path.startswith(url)
+        # /payments/refunds/ is not the payments list: the most specific entry wins.
+        if current and any(
+            other != entry.url_name
+            and _url(other).startswith(url)
+            and current_path.startswith(_url(other))
+            for other in (e.url_name for e in ENTRIES)
+            if _url(other) != url
+        ):
+            current = False
         visible.append(
             {"label": entry.label, "url": url, "current": current, "section": entry.section}
         )
     return visible
+
+
+def _url(name: str) -> str:
+    try:
+        return reverse(name)
+    except NoReverseMatch:
+        return "\0"
