@@ -13,6 +13,7 @@ urlpatterns = [
     path("payments/", include("apps.payments.urls")),
     path("accounts/", include("apps.accounts.urls")),
     path("views/", include("apps.workspace.urls")),
+    path("action-log/", include("apps.audit.urls")),
     *allauth_urlpatterns,
 ]
 

@@ -282,3 +282,87 @@ def verify_chain(
     if not report.intact:
         logger.error("action log chain broken: %s", report.problem)
     return report
+
+
+# --- what people do with the log ----------------------------------------------------------
+
+
+def export_entries_csv(*, user: Any, params: Any, request: HttpRequest | None = None):
+    """Exactly the filtered view of the log as CSV, streamed; the export is itself recorded."""
+    from apps.audit.selectors import filtered_entries
+    from apps.home.csv_export import csv_lines
+
+    entries = filtered_entries(user, params)
+    record(
+        action="audit.export",
+        actor=Actor.for_user(user),
+        target_type="action_log",
+        params={
+            "filters": {k: v for k, v in params.items() if k not in {"format", "after", "before"}}
+        },
+        request=request,
+    )
+    columns = (
+        "sequence",
+        "created_at",
+        "actor_kind",
+        "actor_name",
+        "actor_roles",
+        "action",
+        "target_type",
+        "target_id",
+        "outcome",
+        "reason",
+        "params",
+        "api_status",
+        "api_error_code",
+        "api_error_message",
+        "request_id",
+        "client_ip",
+        "user_agent",
+        "prev_hash",
+        "hash",
+    )
+
+    def rows():
+        for e in entries.iterator(chunk_size=2_000):
+            yield [
+                e.sequence,
+                e.created_at.isoformat(),
+                e.actor_kind,
+                e.actor_name,
+                " ".join(e.actor_roles),
+                e.action,
+                e.target_type,
+                e.target_id,
+                e.outcome,
+                e.reason,
+                json.dumps(e.params, sort_keys=True),
+                e.api_status or "",
+                e.api_error_code,
+                e.api_error_message,
+                e.request_id,
+                e.client_ip or "",
+                e.user_agent,
+                e.prev_hash,
+                e.hash,
+            ]
+
+    return csv_lines(columns, rows())
+
+
+def request_verification(*, user: Any, request: HttpRequest | None = None) -> None:
+    """Ask for a background verification of the whole chain (runs as a Celery task)."""
+    from apps.audit.tasks import verify_audit_chain
+
+    with transaction.atomic():
+        record(
+            action="audit.verify.requested",
+            actor=Actor.for_user(user),
+            target_type="action_log",
+            request=request,
+        )
+        requested_by = user.email or user.get_username()
+        transaction.on_commit(
+            lambda: verify_audit_chain.delay(full=True, requested_by=requested_by)
+        )

@@ -28,6 +28,7 @@ ENTRIES: tuple[NavEntry, ...] = (
     NavEntry("Accounts", "accounts:list", EVERYONE),
     NavEntry("Payments", "payments:list", EVERYONE),
     NavEntry("Refunds", "payments:refunds", EVERYONE),
+    NavEntry("Action log", "audit:list", EVERYONE),
 )
 
 

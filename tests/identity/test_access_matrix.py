@@ -30,6 +30,8 @@ EXTERNAL_SIGN_IN_VIEWS = {
 # list preferences (saved views, columns), which are recorded like any write.
 SIGN_IN_OUT = {"account_logout"}
 OWN_PREFERENCES = {"workspace:save", "workspace:delete", "workspace:columns"}
+# Starting a verification of the action log reads it and appends the result; nothing else.
+READ_ONLY_CHECKS = {"audit:verify"}
 
 SAMPLES = {
     "uuid": str(uuid.uuid4()),
@@ -150,7 +152,7 @@ def test_the_access_matrix(persona):
                 persona == "auditor"
                 and method == "post"
                 and expected == "allowed"
-                and endpoint.name not in SIGN_IN_OUT | OWN_PREFERENCES
+                and endpoint.name not in SIGN_IN_OUT | OWN_PREFERENCES | READ_ONLY_CHECKS
                 and response.status_code != 405
             ):
                 mismatches.append(

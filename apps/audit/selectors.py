@@ -1,0 +1,81 @@
+"""Reads over the action log: who may see which entries, listings, the chain's status."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from apps.audit.filters import AuditEntryFilter
+from apps.audit.models import AuditEntry
+from apps.home.paging import KeysetPage, bounded_count, keyset_page
+from apps.identity.roles import Role
+
+
+def visible_entries_for(user) -> QuerySet[AuditEntry]:
+    """Auditors see everything; managers the entries on requests they decided and their own;
+    agents the history of their own actions and of their own requests."""
+    entries = AuditEntry.objects.all()
+    if user.has_role(Role.AUDITOR):
+        return entries
+    own = Q(actor_user_id=user.pk)
+    if user.has_role(Role.MANAGER):
+        handled = AuditEntry.objects.filter(
+            actor_user_id=user.pk, action__regex=r"\.(approve|reject)$"
+        ).values("target_id")
+        return entries.filter(own | Q(target_id__in=handled))
+    from apps.approvals.models import FreezeRequest, RefundRequest
+
+    mine = [
+        str(pk)
+        for pk in RefundRequest.objects.filter(requested_by=user).values_list("pk", flat=True)
+    ]
+    mine += [
+        str(pk)
+        for pk in FreezeRequest.objects.filter(requested_by=user).values_list("pk", flat=True)
+    ]
+    return entries.filter(own | Q(target_id__in=mine))
+
+
+@dataclass(frozen=True)
+class AuditListing:
+    filters: AuditEntryFilter
+    page: KeysetPage
+    count: int
+    count_exact: bool
+    sort: str = "-sequence"
+
+
+def audit_listing(user, params, *, page_size: int = 50) -> AuditListing:
+    base = visible_entries_for(user)
+    filters = AuditEntryFilter(params, queryset=base)
+    queryset = filters.qs if filters.is_valid() else AuditEntry.objects.none()
+    page = keyset_page(
+        queryset,
+        field="sequence",
+        descending=True,
+        pk="sequence",
+        after=params.get("after"),
+        before=params.get("before"),
+        size=page_size,
+    )
+    count, exact = bounded_count(queryset)
+    return AuditListing(filters=filters, page=page, count=count, count_exact=exact)
+
+
+def entry_visible_to(user, sequence: int) -> AuditEntry:
+    entry = visible_entries_for(user).filter(sequence=sequence).first()
+    if entry is None:
+        raise Http404("No such entry, or not one you may see.")
+    return entry
+
+
+def chain_status() -> AuditEntry | None:
+    """The newest verification run (its params say intact or where the chain broke)."""
+    return AuditEntry.objects.filter(action="audit.verify").order_by("-sequence").first()
+
+
+def filtered_entries(user, params) -> QuerySet[AuditEntry]:
+    filters = AuditEntryFilter(params, queryset=visible_entries_for(user))
+    return (filters.qs if filters.is_valid() else AuditEntry.objects.none()).order_by("-sequence")
