@@ -117,6 +117,18 @@ def _target_type(approval_request: ApprovalRequest) -> str:
     return "refund_request" if isinstance(approval_request, RefundRequest) else "freeze_request"
 
 
+def _about(approval_request: ApprovalRequest) -> dict[str, str]:
+    """What a request is about, in every entry on it: a search for the payment finds them all."""
+    if isinstance(approval_request, RefundRequest):
+        return {"payment_id": str(approval_request.payment_id)}
+    return {"account_id": str(approval_request.account_id)}
+
+
+def _record_on(approval_request: ApprovalRequest, **kwargs: Any) -> None:
+    kwargs["params"] = {**_about(approval_request), **(kwargs.get("params") or {})}
+    record(target_type=_target_type(approval_request), target_id=str(approval_request.pk), **kwargs)
+
+
 def _action(approval_request: ApprovalRequest, verb: str) -> str:
     if isinstance(approval_request, RefundRequest):
         return f"refund.{verb}"
@@ -336,11 +348,10 @@ def cancel_request(
             locked.status = RequestStatus.CANCELLED
             locked.completed_at = timezone.now()
             locked.save(update_fields=["status", "completed_at"])
-            record(
+            _record_on(
+                locked,
                 action=action,
                 actor=actor,
-                target_type=_target_type(locked),
-                target_id=str(locked.pk),
                 request=request,
             )
     if problem is not None:
@@ -486,11 +497,10 @@ def approve_request(
                 locked.save(update_fields=["status", "decided_at"])
                 call = _queue_call(locked, now)
                 params["idempotency_key"] = call.idempotency_key
-            record(
+            _record_on(
+                locked,
                 action=action,
                 actor=actor,
-                target_type=_target_type(locked),
-                target_id=str(locked.pk),
                 params=params,
                 reason=comment,
                 request=request,
@@ -542,11 +552,10 @@ def reject_request(
             locked.decided_at = now
             locked.completed_at = now
             locked.save(update_fields=["status", "decided_at", "completed_at"])
-            record(
+            _record_on(
+                locked,
                 action=action,
                 actor=actor,
-                target_type=_target_type(locked),
-                target_id=str(locked.pk),
                 params={"rules_in_force": rules.snapshot()},
                 reason=comment,
                 request=request,
@@ -618,11 +627,10 @@ def recheck_request(
             locked.payload_digest = _payload_digest(locked)
             locked.checked_at = timezone.now()
             locked.save(update_fields=["target_state_digest", "payload_digest", "checked_at"])
-            record(
+            _record_on(
+                locked,
                 action=action,
                 actor=actor,
-                target_type=_target_type(locked),
-                target_id=str(locked.pk),
                 params={"state": described},
                 request=request,
             )
@@ -654,11 +662,10 @@ def expire_overdue_requests(*, now: datetime | None = None) -> int:
                 approval_request.status = RequestStatus.EXPIRED
                 approval_request.completed_at = now
                 approval_request.save(update_fields=["status", "completed_at"])
-                record(
+                _record_on(
+                    approval_request,
                     action=_action(approval_request, "expire"),
                     actor=WORKER,
-                    target_type=_target_type(approval_request),
-                    target_id=str(approval_request.pk),
                     params={"expires_at": approval_request.expires_at.isoformat()},
                 )
                 expired += 1
@@ -814,11 +821,10 @@ def _record_acceptance(call_id: int, answer: clients.ApiAnswer) -> CallOutcome:
                     "payments service answered an invalid refund_id for call %s", call_id
                 )
         approval_request.save(update_fields=fields)
-        record(
+        _record_on(
+            approval_request,
             action=_action(approval_request, "submit"),
             actor=WORKER,
-            target_type=_target_type(approval_request),
-            target_id=str(approval_request.pk),
             outcome=Outcome.SUCCESS,
             params={
                 "attempt": call.attempts,
@@ -848,11 +854,10 @@ def _record_refusal(call_id: int, error: clients.FinalApiError) -> CallOutcome:
             approval_request.save(
                 update_fields=["status", "failure_code", "failure_message", "completed_at"]
             )
-        record(
+        _record_on(
+            approval_request,
             action=_action(approval_request, "submit"),
             actor=WORKER,
-            target_type=_target_type(approval_request),
-            target_id=str(approval_request.pk),
             outcome=Outcome.FAILED,
             params={
                 "attempt": call.attempts,
@@ -885,11 +890,10 @@ def _record_transient_failure(call_id: int, error: clients.TransientApiError) ->
                 "A manager can retry; the same idempotency key makes that safe."
             )
             approval_request.save(update_fields=["failure_code", "failure_message"])
-        record(
+        _record_on(
+            approval_request,
             action=_action(approval_request, "submit"),
             actor=WORKER,
-            target_type=_target_type(approval_request),
-            target_id=str(approval_request.pk),
             outcome=Outcome.FAILED,
             params={
                 "attempt": call.attempts,
@@ -929,11 +933,10 @@ def retry_abandoned_call(
             locked.failure_code = ""
             locked.failure_message = ""
             locked.save(update_fields=["failure_code", "failure_message"])
-            record(
+            _record_on(
+                locked,
                 action=action,
                 actor=actor,
-                target_type=_target_type(locked),
-                target_id=str(locked.pk),
                 params={"idempotency_key": call.idempotency_key},
                 request=request,
             )
@@ -1006,11 +1009,10 @@ def settle_refunds_from_events(*, refunds: Iterable[RefundObserved]) -> int:
         refund_request.save(
             update_fields=["status", "refund_id", "completed_at", "failure_code", "failure_message"]
         )
-        record(
+        _record_on(
+            refund_request,
             action="refund.settle",
             actor=Actor.service("payments"),
-            target_type="refund_request",
-            target_id=str(refund_request.pk),
             outcome=Outcome.SUCCESS if succeeded else Outcome.FAILED,
             params={"refund_id": str(observed.refund_id), "refund_status": observed.status},
             reason=observed.failure_reason,
@@ -1040,11 +1042,10 @@ def settle_freezes_from_events(*, accounts: Iterable[tuple[uuid.UUID, str]]) -> 
         freeze_request.status = RequestStatus.SUCCEEDED
         freeze_request.completed_at = now
         freeze_request.save(update_fields=["status", "completed_at"])
-        record(
+        _record_on(
+            freeze_request,
             action=f"account.{freeze_request.action}.settle",
             actor=Actor.service("accounts"),
-            target_type="freeze_request",
-            target_id=str(freeze_request.pk),
             params={"account_status": wanted},
         )
         settled += 1
