@@ -99,4 +99,10 @@ def test_no_access_page_names_the_groups_to_ask_for(no_role_client):
 def test_the_navigation_lists_the_pages_of_the_role_and_marks_the_current_one(agent_client):
     page = agent_client.get("/payments/refunds/")
     labels = [(e["label"], e["current"]) for e in page.context["nav_entries"]]
-    assert labels == [("Home", False), ("Accounts", False), ("Payments", False), ("Refunds", True)]
+    assert labels == [
+        ("Home", False),
+        ("Accounts", False),
+        ("Payments", False),
+        ("Refunds", True),
+        ("Action log", False),
+    ]
