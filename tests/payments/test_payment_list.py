@@ -183,3 +183,15 @@ def test_a_banner_warns_when_the_event_intake_lags(agent_client, settings):
         seen_at=timezone.now() - timedelta(minutes=5)
     )
     assert b"may be out of date" in agent_client.get("/payments/").content
+
+
+def test_the_csv_defuses_text_a_spreadsheet_would_run_as_a_formula(agent_client):
+    import csv
+    import io
+
+    make_payment(currency="EUR", merchant_reference='=HYPERLINK("http://evil")', description="-2+3")
+    response = agent_client.get("/payments/?format=csv")
+    row = next(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert row["merchant_reference"].startswith("'=HYPERLINK")
+    assert row["description"] == "'-2+3"
+    assert not row["amount"].startswith("'")
