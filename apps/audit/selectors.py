@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db.models import Q, QuerySet
 from django.http import Http404
@@ -79,3 +80,11 @@ def chain_status() -> AuditEntry | None:
 def filtered_entries(user, params) -> QuerySet[AuditEntry]:
     filters = AuditEntryFilter(params, queryset=visible_entries_for(user))
     return (filters.qs if filters.is_valid() else AuditEntry.objects.none()).order_by("-sequence")
+
+
+def entries_between(start: datetime, end: datetime) -> QuerySet[AuditEntry]:
+    """Every entry written in ``[start, end)``, in chain order (the action-log report).
+
+    Unfiltered by person: callers decide who may read the whole log (auditors).
+    """
+    return AuditEntry.objects.filter(created_at__gte=start, created_at__lt=end).order_by("sequence")
