@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "django_tables2",
     "django_filters",
     "csp",
+    "django_celery_beat",
     "allauth",
     "allauth.account",
     "allauth.socialaccount",
@@ -44,6 +45,7 @@ INSTALLED_APPS = [
     "apps.audit",
     "apps.approvals",
     "apps.workspace",
+    "apps.reports",
     "apps.health",
     "apps.home",
 ]
@@ -204,7 +206,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.approvals.tasks.expire_overdue_requests",
         "schedule": 300.0,
     },
+    "reports-clean-up": {
+        "task": "apps.reports.tasks.clean_up_reports",
+        "schedule": 900.0,
+    },
 }
+# Beat keeps its schedule in the database (django-celery-beat): the entries above are synced
+# into it at start, and managers add report schedules from the portal (apps.reports).
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
 # --- The Go services' events (shared/contracts/events.md) --------------------
 EVENTS_BROKER_URL = env_str("EVENTS_BROKER_URL")  # falls back to CELERY_BROKER_URL
@@ -287,6 +296,36 @@ SERVICE_API_TOKENS = env_str("SERVICE_API_TOKENS")
 # when (and only when) the deployment's proxies set it, N hops from the right.
 PORTAL_CLIENT_IP_HEADER = env_str("PORTAL_CLIENT_IP_HEADER")
 PORTAL_TRUSTED_PROXY_COUNT = env_int("PORTAL_TRUSTED_PROXY_COUNT", 1)
+
+# --- Reports (docs/reports.md) ----------------------------------------------------------------
+REPORTS_RETENTION_DAYS = env_int("REPORTS_RETENTION_DAYS", 7)
+REPORTS_TASK_TIME_LIMIT = env_int("REPORTS_TASK_TIME_LIMIT", 3600)
+
+
+def reports_storage(media_root: Path) -> dict:
+    """Report files: the local disk under MEDIA_ROOT, or an S3-compatible bucket when named."""
+    bucket = env_str("REPORTS_S3_BUCKET")
+    if not bucket:
+        return {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(media_root / "reports")},
+        }
+    options = {
+        "bucket_name": bucket,
+        "location": env_str("REPORTS_S3_PREFIX", "reports"),
+        "endpoint_url": env_str("REPORTS_S3_ENDPOINT_URL") or None,
+        "region_name": env_str("REPORTS_S3_REGION") or None,
+        "file_overwrite": False,
+        "default_acl": None,
+    }
+    # Without keys, boto3's own chain applies (AWS_* variables, instance or pod role).
+    if env_str("REPORTS_S3_ACCESS_KEY_ID"):
+        options["access_key"] = env_str("REPORTS_S3_ACCESS_KEY_ID")
+        options["secret_key"] = env_str("REPORTS_S3_SECRET_ACCESS_KEY")
+    return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}
+
+
+STORAGES["reports"] = reports_storage(MEDIA_ROOT)
 
 # --- Logging ------------------------------------------------------------------
 LOG_FORMAT = env_str("LOG_FORMAT", "console")
