@@ -14,6 +14,7 @@ urlpatterns = [
     path("accounts/", include("apps.accounts.urls")),
     path("views/", include("apps.workspace.urls")),
     path("action-log/", include("apps.audit.urls")),
+    path("reports/", include("apps.reports.urls")),
     *allauth_urlpatterns,
 ]
 

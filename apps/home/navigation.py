@@ -29,6 +29,7 @@ ENTRIES: tuple[NavEntry, ...] = (
     NavEntry("Payments", "payments:list", EVERYONE),
     NavEntry("Refunds", "payments:refunds", EVERYONE),
     NavEntry("Action log", "audit:list", EVERYONE),
+    NavEntry("Reports", "reports:list", frozenset({Role.MANAGER, Role.AUDITOR})),
 )
 
 

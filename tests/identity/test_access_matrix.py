@@ -31,7 +31,8 @@ EXTERNAL_SIGN_IN_VIEWS = {
 SIGN_IN_OUT = {"account_logout"}
 OWN_PREFERENCES = {"workspace:save", "workspace:delete", "workspace:columns"}
 # Starting a verification of the action log reads it and appends the result; nothing else.
-READ_ONLY_CHECKS = {"audit:verify"}
+# Asking for a report reads data the auditor may read and writes only the report's file.
+READ_ONLY_CHECKS = {"audit:verify", "reports:request"}
 
 SAMPLES = {
     "uuid": str(uuid.uuid4()),
