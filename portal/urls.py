@@ -15,6 +15,7 @@ urlpatterns = [
     path("views/", include("apps.workspace.urls")),
     path("action-log/", include("apps.audit.urls")),
     path("reports/", include("apps.reports.urls")),
+    path("api/", include("apps.api.urls")),
     *allauth_urlpatterns,
 ]
 

@@ -8,6 +8,9 @@ Every view declares who may open it, next to its definition::
     @public
     def healthz(request): ...
 
+    @service_token          # the Go services' API: a bearer token, never a session
+    class ReportRunList(APIView): ...
+
 The declaration is enforced here, on the server, for full pages, htmx
 fragments and POSTs alike, and it is also attached to the view as
 ``access_policy`` so that :class:`AccessPolicyMiddleware` can refuse any
@@ -43,10 +46,13 @@ class AccessPolicy:
     public: bool = False
     roles: frozenset[str] = frozenset()
     allow_without_role: bool = False
+    service_token: bool = False
 
     def describe(self) -> str:
         if self.public:
             return "public"
+        if self.service_token:
+            return "service token"
         if self.allow_without_role:
             return "signed in"
         return "roles: " + ", ".join(sorted(self.roles))
@@ -60,6 +66,15 @@ def _attach(view: ViewFunc, policy: AccessPolicy) -> ViewFunc:
 def public(view: ViewFunc) -> ViewFunc:
     """Anyone, signed in or not (health probes, the sign-in page)."""
     return _attach(view, AccessPolicy(public=True))
+
+
+def service_token(view: ViewFunc) -> ViewFunc:
+    """The service API (``apps.api``): a Go service's bearer token, checked by the view itself.
+
+    No session and no CSRF: a browser's session counts for nothing there, so
+    every person gets 401. Decorates a DRF view class or its ``as_view()``.
+    """
+    return _attach(view, AccessPolicy(service_token=True))
 
 
 def signed_in(view: ViewFunc) -> ViewFunc:

@@ -11,10 +11,14 @@ day at 06:00") carried out by celery beat through its ``PeriodicTask``.
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+
+if TYPE_CHECKING:
+    from apps.reports.parameters import ReportParameters
 
 
 class ReportKind(models.TextChoices):
@@ -121,10 +125,14 @@ class ReportRun(models.Model):
     def size_of(self, file_format: str) -> int:
         return self.xlsx_size if file_format == FileFormat.XLSX else self.csv_size
 
-    def describe_parameters(self) -> str:
+    @property
+    def period(self) -> ReportParameters:
         from apps.reports.parameters import ReportParameters
 
-        return ReportParameters.from_json(self.parameters).describe()
+        return ReportParameters.from_json(self.parameters)
+
+    def describe_parameters(self) -> str:
+        return self.period.describe()
 
     @property
     def formats(self) -> list[str]:

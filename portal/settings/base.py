@@ -34,6 +34,9 @@ INSTALLED_APPS = [
     "django_filters",
     "csp",
     "django_celery_beat",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "allauth",
     "allauth.account",
     "allauth.socialaccount",
@@ -46,6 +49,7 @@ INSTALLED_APPS = [
     "apps.approvals",
     "apps.workspace",
     "apps.reports",
+    "apps.api",
     "apps.health",
     "apps.home",
 ]
@@ -297,7 +301,7 @@ SERVICE_API_TOKENS = env_str("SERVICE_API_TOKENS")
 PORTAL_CLIENT_IP_HEADER = env_str("PORTAL_CLIENT_IP_HEADER")
 PORTAL_TRUSTED_PROXY_COUNT = env_int("PORTAL_TRUSTED_PROXY_COUNT", 1)
 
-# --- Reports (docs/reports.md) ----------------------------------------------------------------
+# --- Reports and the service API (docs/reports.md, docs/api.md) ------------------------------
 REPORTS_RETENTION_DAYS = env_int("REPORTS_RETENTION_DAYS", 7)
 REPORTS_TASK_TIME_LIMIT = env_int("REPORTS_TASK_TIME_LIMIT", 3600)
 
@@ -326,6 +330,31 @@ def reports_storage(media_root: Path) -> dict:
 
 
 STORAGES["reports"] = reports_storage(MEDIA_ROOT)
+
+# Requests per service and web process, e.g. 600/minute (DRF's rate syntax).
+SERVICE_API_RATE = env_str("SERVICE_API_RATE", "600/minute")
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["apps.api.authentication.ServiceTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["apps.api.authentication.IsService"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_THROTTLE_CLASSES": ["apps.api.authentication.ServiceRateThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "apps.api.pagination.NewestFirstPagination",
+    "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "apps.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "apps.api.schema.PortalAutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Operations Portal API",
+    "DESCRIPTION": "What the Go services may ask the portal. See docs/api.md.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+}
 
 # --- Logging ------------------------------------------------------------------
 LOG_FORMAT = env_str("LOG_FORMAT", "console")

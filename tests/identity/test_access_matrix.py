@@ -2,7 +2,8 @@
 
 A view added without an access declaration fails here (and is refused at
 run time by AccessPolicyMiddleware). Auditors are read-only: any view they
-may open answers a POST with 405, except signing in and out.
+may open answers a POST with 405, except signing in and out. The service
+API (``@service_token``) takes no session: every person gets its JSON 401.
 """
 
 from __future__ import annotations
@@ -109,6 +110,8 @@ def _client(roles) -> Client:
 
 
 def _expected(policy: AccessPolicy, persona: str, roles) -> str:
+    if policy.service_token:
+        return "token-required"
     if policy.public:
         return "allowed"
     if roles is None:
@@ -121,6 +124,12 @@ def _expected(policy: AccessPolicy, persona: str, roles) -> str:
 
 
 def _observed(response) -> str:
+    if (
+        response.status_code == 401
+        and response.get("Content-Type") == "application/json"
+        and response.json().get("code") == "not_authenticated"
+    ):
+        return "token-required"
     location = response.get("Location", "")
     if response.status_code in (301, 302) and location.startswith("/accounts/login/"):
         return "sign-in"
