@@ -12,6 +12,7 @@ import io
 import os
 import signal
 import uuid
+from contextlib import contextmanager
 from datetime import UTC, datetime, time, timedelta
 
 import httpx
@@ -29,25 +30,36 @@ from tests.reports.factories import PaymentFactory, RefundFactory
 pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def worker(bus, report_files):
-    """A real ``celery -A portal worker`` with beat, writing reports where this test reads them."""
+@contextmanager
+def running_worker(bus, report_files, *, beat: bool):
+    """A real ``celery -A portal worker``, writing reports where this test reads them."""
     ARTIFACTS.mkdir(exist_ok=True)
     log = ARTIFACTS / f"reports-worker-{uuid.uuid4().hex[:6]}.log"
     process = start_worker(
         bus,
         log_path=log,
         extra_env={"MEDIA_ROOT": str(report_files.parent), "EVENTS_INTAKE_ENABLED": "false"},
-        beat=True,
+        beat=beat,
     )
-    yield process
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(15)
-        except Exception:
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            # Its work is done and acknowledged; a clean shutdown would only cost ~7 s.
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(10)
+
+
+@pytest.fixture
+def worker(bus, report_files):
+    with running_worker(bus, report_files, beat=False) as process:
+        yield process
+
+
+@pytest.fixture
+def worker_with_beat(bus, report_files):
+    with running_worker(bus, report_files, beat=True) as process:
+        yield process
 
 
 def test_a_go_service_asks_polls_and_downloads(live_server, worker):
@@ -98,7 +110,7 @@ def test_a_go_service_asks_polls_and_downloads(live_server, worker):
 
 
 def test_a_managers_daily_schedule_runs_through_beat_and_the_worker(
-    manager_client, manager, worker
+    manager_client, manager, worker_with_beat
 ):
     # DatabaseScheduler syncs the settings' static entries into the database at start.
     wait_until(lambda: PeriodicTask.objects.filter(name="reports-clean-up").exists(), timeout=60)

@@ -141,6 +141,10 @@ def start_worker(
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
+            # A node name of its own: an exclusive pidbox queue left by an earlier (killed)
+            # worker, or another suite's worker on the same broker, cannot block this one.
+            "--hostname",
+            f"portal-test-{uuid.uuid4().hex[:8]}@%h",
             "--loglevel",
             "INFO",
             *(["--beat", "--schedule", str(Path(log_path).with_suffix(".beat"))] if beat else []),
