@@ -36,3 +36,10 @@ def xlsx_rows(run: ReportRun) -> list[list]:
         return [
             list(row) for sheet in workbook.worksheets for row in sheet.iter_rows(values_only=True)
         ]
+
+
+def xlsx_types(run: ReportRun) -> list[list[str]]:
+    """Each cell's type as the XLSX stores it: ``s`` text, ``n`` number, ``f`` formula."""
+    with reports_storage().open(run.xlsx_name, "rb") as handle:
+        workbook = load_workbook(io.BytesIO(handle.read()))
+        return [[cell.data_type for cell in row] for row in workbook.worksheets[0].iter_rows()]

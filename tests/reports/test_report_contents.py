@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.utils import timezone
+from openpyxl import load_workbook
 
 from apps.approvals import services as approvals
 from apps.audit.models import AuditEntry
@@ -17,7 +18,8 @@ from apps.reports.errors import ReportError, ReportNotAllowed
 from apps.reports.models import ReportKind, RunStatus
 from apps.reports.parameters import ReportParameters
 from apps.reports.storage import reports_storage
-from tests.reports.conftest import csv_rows, xlsx_rows
+from apps.reports.writers import XlsxReportFile
+from tests.reports.conftest import csv_rows, xlsx_rows, xlsx_types
 from tests.reports.factories import PaymentFactory, RefundFactory
 
 pytestmark = pytest.mark.django_db
@@ -82,9 +84,11 @@ def open_bytes(run) -> bytes:
         return handle.read()
 
 
-def test_the_xlsx_holds_the_same_rows_typed_and_defused(manager):
+def test_the_xlsx_holds_the_same_rows_typed_and_never_as_formulas(manager):
     payment = PaymentFactory(
-        created_at=NOV_1, description='=HYPERLINK("http://evil")\x07', amount_cents=1250
+        created_at=NOV_1 + timedelta(microseconds=123_456),
+        description='=HYPERLINK("http://evil")\x07',
+        amount_cents=1250,
     )
     run = build(ReportKind.PAYMENTS, manager, start=NOV_1, end=NOV_1 + timedelta(days=1), xlsx=True)
 
@@ -92,12 +96,32 @@ def test_the_xlsx_holds_the_same_rows_typed_and_defused(manager):
     assert header[2] == "created_at (UTC)"
     values = dict(zip(header, row, strict=True))
     assert values["payment_id"] == str(payment.payment_id)
-    assert values["amount"] == Decimal("12.5")  # a number, not text
-    assert values["created_at (UTC)"] == payment.created_at.replace(tzinfo=None)
-    # A formula is text in both files, and characters XLSX cannot hold are dropped.
-    assert values["description"] == '\'=HYPERLINK("http://evil")'
+    assert values["amount"] == 12.5  # a number, not text
+    assert values["amount_cents"] == 1250
+    # A date and time cell in UTC; spreadsheets keep milliseconds.
+    shown = values["created_at (UTC)"]
+    assert abs(shown - payment.created_at.replace(tzinfo=None)) < timedelta(milliseconds=1)
+    # Text stays text: a string cell, never a formula; characters XML cannot hold are dropped.
+    assert values["description"] == '=HYPERLINK("http://evil")'
+    assert xlsx_types(run)[1][header.index("description")] == "s"
+    # The CSV defuses it, as every CSV export of the portal does.
     assert csv_rows(run)[0]["description"].startswith("'=HYPERLINK")
     assert run.xlsx_size > 0
+
+
+def test_rows_beyond_a_sheets_limit_continue_on_the_next_sheet(tmp_path):
+    path = tmp_path / "long.xlsx"
+    xlsx = XlsxReportFile(path, ("n", "label"), title="Payments", max_rows=3)  # header + 2 rows
+    for n in range(5):
+        xlsx.write([n, f"row {n}"])
+    xlsx.close()
+    workbook = load_workbook(path, read_only=True)
+    sheets = {ws.title: list(ws.iter_rows(values_only=True)) for ws in workbook}
+    assert sheets == {
+        "Payments": [("n", "label"), (0, "row 0"), (1, "row 1")],
+        "Payments 2": [("n", "label"), (2, "row 2"), (3, "row 3")],
+        "Payments 3": [("n", "label"), (4, "row 4")],
+    }
 
 
 def test_an_empty_period_gives_files_with_only_the_header(manager):
