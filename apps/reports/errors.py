@@ -33,5 +33,11 @@ class ReportExpired(ReportError):
     default_code = "expired"
 
 
+class ReportBusy(ReportError):
+    """Another worker is building this run right now (a duplicate or redelivered task)."""
+
+    default_code = "busy"
+
+
 class ScheduleNotFound(ReportError):
     default_code = "not_found"

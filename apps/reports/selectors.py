@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from django.contrib.postgres.expressions import ArraySubquery
@@ -13,7 +14,7 @@ from django.http import Http404
 from apps.approvals.models import Decision, RefundRequest
 from apps.identity.roles import Role
 from apps.payments.models import Payment, Refund
-from apps.reports.models import ReportKind, ReportRun, ReportSchedule
+from apps.reports.models import ReportKind, ReportRun, ReportSchedule, RunStatus
 from apps.reports.parameters import ReportParameters
 
 # --- who may ask for what -------------------------------------------------------------------
@@ -57,6 +58,15 @@ def runs_of_service(name: str) -> QuerySet[ReportRun]:
 
 def run_of_service(name: str, run_id: uuid.UUID) -> ReportRun | None:
     return runs_of_service(name).filter(pk=run_id).first()
+
+
+def runs_queued_before(moment: datetime) -> list[uuid.UUID]:
+    """Runs still waiting for a worker since before ``moment`` (their task may have been lost)."""
+    return list(
+        ReportRun.objects.filter(status=RunStatus.QUEUED, created_at__lt=moment).values_list(
+            "pk", flat=True
+        )[:500]
+    )
 
 
 def schedules() -> QuerySet[ReportSchedule]:

@@ -27,6 +27,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files import File
 from django.db import transaction
+from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
@@ -36,6 +37,7 @@ from apps.identity.roles import Role
 from apps.reports import selectors
 from apps.reports.definitions import DEFINITIONS
 from apps.reports.errors import (
+    ReportBusy,
     ReportError,
     ReportExpired,
     ReportNotAllowed,
@@ -61,6 +63,8 @@ WORKER = Actor.system("report-worker")
 SCHEDULED_TASK = "apps.reports.tasks.run_scheduled_report"
 # Progress is written at most this often (seconds): one small UPDATE, whatever the size.
 PROGRESS_INTERVAL = 1.0
+# A build whose heartbeat is older than this is taken for dead (its worker was killed).
+BUILD_ALIVE = timedelta(minutes=2)
 
 
 def _refuse(
@@ -192,18 +196,32 @@ def _file_stem(run: ReportRun, parameters: ReportParameters) -> str:
 def generate_report(*, run_id: uuid.UUID | str) -> ReportRun:
     """Build the run's files (the Celery task's body); a failure fails the run with its reason.
 
-    Safe to run again for the same run (a redelivered task after a worker died):
-    it starts over and replaces what an earlier attempt left.
+    One build at a time per run: the run is claimed while queued, or while
+    "running" with a heartbeat older than ``BUILD_ALIVE`` (its worker died and
+    the task was given back); an attempt that finds another build alive raises
+    :class:`ReportBusy` (the task retries later). A new claim starts over and
+    replaces what an earlier attempt left.
     """
     run = ReportRun.objects.get(pk=run_id)
     if run.is_finished:
         return run
+    now = timezone.now()
+    claimed = (
+        ReportRun.objects.filter(pk=run.pk)
+        .filter(
+            Q(status=RunStatus.QUEUED)
+            | Q(status=RunStatus.RUNNING, heartbeat_at__lt=now - BUILD_ALIVE)
+            | Q(status=RunStatus.RUNNING, heartbeat_at__isnull=True)
+        )
+        .update(status=RunStatus.RUNNING, started_at=now, heartbeat_at=now, progress=0, row_count=0)
+    )
+    if not claimed:
+        run.refresh_from_db()
+        if run.is_finished:
+            return run
+        raise ReportBusy(f"Report run {run.pk} is being built by another worker.")
     definition = DEFINITIONS[run.kind]
     parameters = ReportParameters.from_json(run.parameters)
-    now = timezone.now()
-    ReportRun.objects.filter(pk=run.pk).update(
-        status=RunStatus.RUNNING, started_at=now, heartbeat_at=now, progress=0, row_count=0
-    )
     try:
         expected = definition.count(parameters)
         ReportRun.objects.filter(pk=run.pk).update(rows_expected=expected)
@@ -227,6 +245,7 @@ def generate_report(*, run_id: uuid.UUID | str) -> ReportRun:
             csv_file.close()
             if xlsx_file is not None:
                 xlsx_file.close()
+            ReportRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now())
             stored = {
                 "csv_name": _store(csv_file.path, f"{folder}/{csv_file.path.name}"),
                 "csv_size": csv_file.path.stat().st_size,

@@ -11,8 +11,8 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from apps.audit.models import AuditEntry
-from apps.reports import services
-from apps.reports.errors import ReportExpired, ReportNotAllowed
+from apps.reports import selectors, services
+from apps.reports.errors import ReportBusy, ReportExpired, ReportNotAllowed
 from apps.reports.models import Frequency, ReportKind, ReportRun, ReportSchedule, RunStatus
 from apps.reports.parameters import ReportParameters, period_ended
 from apps.reports.storage import reports_storage
@@ -175,3 +175,35 @@ def test_a_run_whose_worker_died_is_failed_by_the_clean_up(settings, manager):
     run.refresh_from_db()
     assert run.status == RunStatus.FAILED
     assert "stopped" in run.failure_reason
+
+
+def test_one_build_at_a_time_and_a_dead_builds_run_is_taken_over(manager):
+    parameters = ReportParameters.build(
+        kind=ReportKind.PAYMENTS,
+        start=datetime(2026, 11, 1, tzinfo=UTC),
+        end=datetime(2026, 11, 2, tzinfo=UTC),
+    )
+    run = services.request_report(
+        kind=ReportKind.PAYMENTS, parameters=parameters, requester=manager
+    )
+    alive = timezone.now() - timedelta(seconds=30)
+    ReportRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, heartbeat_at=alive)
+    with pytest.raises(ReportBusy):
+        services.generate_report(run_id=run.pk)  # a duplicate task while the build is alive
+    dead = timezone.now() - services.BUILD_ALIVE - timedelta(seconds=1)
+    ReportRun.objects.filter(pk=run.pk).update(heartbeat_at=dead)
+    assert services.generate_report(run_id=run.pk).status == RunStatus.DONE
+
+
+def test_runs_left_queued_are_found_to_send_again(manager):
+    parameters = ReportParameters.build(
+        kind=ReportKind.PAYMENTS,
+        start=datetime(2026, 11, 1, tzinfo=UTC),
+        end=datetime(2026, 11, 2, tzinfo=UTC),
+    )
+    old = services.request_report(
+        kind=ReportKind.PAYMENTS, parameters=parameters, requester=manager
+    )
+    services.request_report(kind=ReportKind.PAYMENTS, parameters=parameters, requester=manager)
+    ReportRun.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(hours=1))
+    assert selectors.runs_queued_before(timezone.now() - timedelta(minutes=15)) == [old.pk]
