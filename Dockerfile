@@ -18,6 +18,8 @@ RUN DJANGO_SETTINGS_MODULE=portal.settings.production \
     DJANGO_SECRET_KEY=collectstatic-only ALLOWED_HOSTS=build DATABASE_URL=postgres://build/build \
     CELERY_BROKER_URL=amqp://build// \
     /opt/venv/bin/python manage.py collectstatic --no-input
+# Where report files go (MEDIA_ROOT in compose.yaml); a volume mounted here keeps this owner.
+RUN mkdir -p /app/media
 
 FROM python:3.12-slim AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 \
