@@ -16,6 +16,7 @@ from django import forms
 from apps.approvals.models import FreezeAction, RefundCategory
 from apps.approvals.selectors import refundable_now
 from apps.approvals.services import MAX_REASON_LENGTH
+from apps.home.templatetags.portal import money
 from apps.payments.currencies import minor_units, to_major_units, to_minor_units
 from apps.payments.models import Payment
 
@@ -64,7 +65,7 @@ class RefundRequestForm(forms.Form):
 
     @property
     def refundable_display(self) -> str:
-        return f"{to_major_units(self.refundable_cents, self.payment.currency)} {self.payment.currency}"
+        return money(self.refundable_cents, self.payment.currency)
 
     def clean_amount(self) -> int:
         raw = (self.cleaned_data.get("amount") or "").strip().replace(" ", "").replace(",", "")

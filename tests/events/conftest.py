@@ -53,6 +53,14 @@ class Bus:
         values.update(overrides)
         return IntakeConfig(**values)
 
+    def queue_exists(self) -> bool:
+        """Whether the portal's queue is declared yet (a worker declares it as it starts)."""
+        try:
+            self.ready_messages()
+        except Exception:
+            return False
+        return True
+
     def ready_messages(self, queue: str | None = None) -> int:
         with Connection(self.broker_url) as conn:
             _, count, _ = conn.default_channel.queue_declare(queue or self.queue, passive=True)

@@ -1,4 +1,4 @@
-"""The development IdP, run for real next to the portal's live server."""
+"""The development IdP, run for real next to the portal's live server (fixtures for every package)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 
 from portal.settings.base import oidc_providers
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 CLIENT_ID = "operations-portal"
 CLIENT_SECRET = "test-client-secret"
 
