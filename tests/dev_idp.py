@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from django.db import connection
 
 from portal.settings.base import oidc_providers
 
@@ -32,7 +33,8 @@ def dev_idp(live_server, tmp_path_factory):
     url = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
-        "DEVIDP_DATABASE_NAME": "test_portal_devidp",
+        # Next to this run's test database, so two suites on one server keep apart.
+        "DEVIDP_DATABASE_NAME": f"{connection.settings_dict['NAME']}_devidp",
         "DEVIDP_STATE_DIR": str(tmp_path_factory.mktemp("devidp")),
     }
     env.pop("DJANGO_SETTINGS_MODULE", None)

@@ -146,6 +146,10 @@ def start_worker(
             "worker",
             "--pool",
             "solo",
+            # A name of its own: another worker on this broker (a demo, a second suite) must not
+            # hold this one's remote-control queue.
+            "--hostname",
+            f"test-{uuid.uuid4().hex[:8]}@%h",
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
