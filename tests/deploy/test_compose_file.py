@@ -196,6 +196,8 @@ def test_the_idp_sends_people_back_to_the_portals_callback():
     assert env("idp")["OIDC_CLIENT_SECRET"] == env("web")["OIDC_CLIENT_SECRET"]
     assert not option(idp, "--client-id")
     assert not option(idp, "--client-secret")
+    # The IdP writes its signing key at start: /app in the image belongs to root.
+    assert env("idp")["DEVIDP_STATE_DIR"].startswith("/tmp/")
 
 
 def test_services_start_in_order_and_wait_for_health():
