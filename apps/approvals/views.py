@@ -363,42 +363,43 @@ def reject(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
     return _after_write(request, decided, "Rejected. The requester sees your comment.")
 
 
-@require_writer
-@require_POST
-def cancel(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
+def _requester_step(request: HttpRequest, request_id: uuid.UUID, perform, done: str):
+    """Cancel, re-check or retry: one service call; a refusal comes back as the card's notice."""
     approval_request = _visible(request, request_id)
     try:
-        cancelled = services.cancel_request(
+        changed = perform(
             approval_request=approval_request, actor_user=request.user, request=request
         )
     except ApprovalError as error:
         return _after_write(request, approval_request, error.message, error=True)
-    return _after_write(request, cancelled, "Request cancelled.")
+    if not isinstance(changed, ApprovalRequest):
+        changed = approval_request  # a retry answers with the call, not the request
+    return _after_write(request, changed, done)
+
+
+@require_writer
+@require_POST
+def cancel(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
+    return _requester_step(request, request_id, services.cancel_request, "Request cancelled.")
 
 
 @require_writer
 @require_POST
 def recheck(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
-    approval_request = _visible(request, request_id)
-    try:
-        checked = services.recheck_request(
-            approval_request=approval_request, actor_user=request.user, request=request
-        )
-    except ApprovalError as error:
-        return _after_write(request, approval_request, error.message, error=True)
-    return _after_write(
-        request, checked, "Checked again against the current state; it can be decided now."
+    return _requester_step(
+        request,
+        request_id,
+        services.recheck_request,
+        "Checked again against the current state; it can be decided now.",
     )
 
 
 @require_roles(Role.MANAGER)
 @require_POST
 def retry(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
-    approval_request = _visible(request, request_id)
-    try:
-        services.retry_abandoned_call(
-            approval_request=approval_request, actor_user=request.user, request=request
-        )
-    except ApprovalError as error:
-        return _after_write(request, approval_request, error.message, error=True)
-    return _after_write(request, approval_request, "Sent again, with the same idempotency key.")
+    return _requester_step(
+        request,
+        request_id,
+        services.retry_abandoned_call,
+        "Sent again, with the same idempotency key.",
+    )
