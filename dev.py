@@ -196,9 +196,15 @@ def command_demo(args: list[str]) -> int:
     signal.signal(signal.SIGTERM, lambda *_: supervisor.send_signal(signal.SIGINT))
     while True:
         try:
-            return supervisor.wait()
+            code = supervisor.wait()
+            break
         except KeyboardInterrupt:
             continue  # honcho got the same Ctrl-C and is stopping its processes
+    if "DATABASE_URL" not in os.environ:
+        # A process killed by a signal cannot stop the embedded server on its way out.
+        stop = "from portal.embedded_postgres import stop_when_unused; stop_when_unused()"
+        subprocess.run([str(PYTHON), "-c", stop], cwd=ROOT, env=env, check=False)
+    return code
 
 
 def _settings_value(name: str, env: dict[str, str]) -> str:
