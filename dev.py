@@ -155,7 +155,7 @@ DEMO_ENV = {
     "PAYMENTS_API_TOKEN": "payments-token",
     "ACCOUNTS_API_URL": "http://127.0.0.1:8100",
     "ACCOUNTS_API_TOKEN": "accounts-token",
-    "REFUND_APPROVAL_THRESHOLDS": "EUR:500,USD:500,GBP:400,CHF:500,SEK:5000,JPY:75000,KWD:150",
+    "REFUND_APPROVAL_THRESHOLDS": "EUR:250,USD:250,GBP:200,CHF:250,SEK:2500,JPY:30000,KWD:75",
 }
 
 
@@ -170,6 +170,7 @@ def command_demo(args: list[str]) -> int:
     # The Go stand-in must publish where the portal consumes: with no broker configured
     # that is the embedded one, whose URL only the portal's settings know.
     env.setdefault("EVENTS_BROKER_URL", _settings_value("EVENTS_BROKER_URL", env))
+    run(PYTHON, "-m", "devtools.sql_broker", _settings_value("CELERY_BROKER_URL", env), env=env)
     procfile = ROOT / "devtools" / "Procfile.demo"
     say(
         "Starting web, worker (with the event intake), beat, the development IdP and the Go stand-in"
@@ -195,9 +196,15 @@ def command_demo(args: list[str]) -> int:
     signal.signal(signal.SIGTERM, lambda *_: supervisor.send_signal(signal.SIGINT))
     while True:
         try:
-            return supervisor.wait()
+            code = supervisor.wait()
+            break
         except KeyboardInterrupt:
             continue  # honcho got the same Ctrl-C and is stopping its processes
+    if "DATABASE_URL" not in os.environ:
+        # A process killed by a signal cannot stop the embedded server on its way out.
+        stop = "from portal.embedded_postgres import stop_when_unused; stop_when_unused()"
+        subprocess.run([str(PYTHON), "-c", stop], cwd=ROOT, env=env, check=False)
+    return code
 
 
 def _settings_value(name: str, env: dict[str, str]) -> str:

@@ -89,3 +89,29 @@ def embedded_database_url(database: str = DATABASE_NAME) -> str:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
             logger.info("created database %s on the embedded PostgreSQL", database)
     return server.get_uri(database)
+
+
+def stop_when_unused(data_dir: Path | None = None) -> bool:
+    """Stop the embedded server if no living process uses it any more.
+
+    pgserver stops it from the last process's exit hook, but a process killed
+    by a signal runs no hook: when a supervisor (``dev.py demo``) has seen all
+    its processes end, it calls this so no postmaster is left behind.
+    Returns True when a running server was stopped.
+    """
+    data_dir = data_dir or default_data_dir()
+    if not (data_dir / "postmaster.pid").exists():
+        return False
+    _forget_dead_processes(data_dir)
+    try:
+        pids = json.loads((data_dir / ".handle_pids.json").read_text())
+    except (FileNotFoundError, ValueError):
+        pids = []
+    if pids:
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from pgserver._commands import pg_ctl
+    user = "pgserver" if os.name == "posix" and os.geteuid() == 0 else None
+    pg_ctl(["-w", "stop", "-m", "fast"], pgdata=data_dir, user=user)
+    return True

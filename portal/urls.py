@@ -14,6 +14,7 @@ urlpatterns = [
     path("accounts/", include("apps.accounts.urls")),
     path("views/", include("apps.workspace.urls")),
     path("action-log/", include("apps.audit.urls")),
+    path("requests/", include("apps.approvals.urls")),
     path("reports/", include("apps.reports.urls")),
     path("api/", include("apps.api.urls")),
     *allauth_urlpatterns,

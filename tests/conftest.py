@@ -9,6 +9,7 @@ import pytest
 from django.test import Client
 
 from apps.identity.roles import Role
+from tests.dev_idp import dev_idp, sso  # noqa: F401 — fixtures shared by every browser test
 from tests.factories import UserFactory
 
 # Playwright's sync API runs an event loop in the test thread; Django refuses
@@ -143,24 +144,27 @@ def browser_type_launch_args(browser_type_launch_args):
     }
 
 
-@pytest.fixture
-def page_watch(page):
+def watch_page(page):
     """Collect console errors and CSP violations of a page for assertions.
 
-    ``page_watch(origin=...)`` keeps only what pages of that origin reported
-    (a sign-in passes through the IdP's own pages, which are not ours).
+    The returned function, called with ``origin=...``, keeps only what pages
+    of that origin reported (a sign-in passes through the IdP's own pages,
+    which are not ours).
     """
     problems: list[tuple[str, str]] = []
     page.add_init_script(
         "document.addEventListener('securitypolicyviolation', e => {"
         " (window.__cspViolations = window.__cspViolations || [])"
-        ".push(e.violatedDirective + ' ' + e.blockedURI); });"
+        ".push(e.violatedDirective + ' ' + e.blockedURI + ' at ' + e.sourceFile + ':' + e.lineNumber"
+        " + ':' + e.columnNumber + ' ' + e.sample); });"
     )
     page.on(
         "console",
         lambda msg: (
             msg.type == "error"
-            and problems.append((msg.location.get("url", "") or page.url, msg.text))
+            and problems.append(
+                (msg.location.get("url", "") or page.url, f"{msg.text} (on {page.url})")
+            )
         ),
     )
     page.on("pageerror", lambda exc: problems.append((page.url, str(exc))))
@@ -171,6 +175,12 @@ def page_watch(page):
         return found + [f"CSP: {v}" for v in violations]
 
     return collected
+
+
+@pytest.fixture
+def page_watch(page):
+    """``watch_page`` for pytest-playwright's ``page``."""
+    return watch_page(page)
 
 
 def sign_in_browser(page, live_server, user) -> None:

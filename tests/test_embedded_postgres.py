@@ -64,3 +64,42 @@ def test_embedded_server_starts_keeps_data_and_stops(tmp_path):
     assert second.returncode == 0, second.stderr
     assert second.stdout.split()[0] == "2", "data of the first run was not kept"
     assert not postmaster_running(pgdata)
+
+
+def test_a_server_whose_users_were_all_killed_is_stopped_by_the_supervisor(tmp_path):
+    """A SIGKILLed process runs no exit hook; ``stop_when_unused`` cleans up after it."""
+    import signal
+    import time
+
+    from portal.embedded_postgres import stop_when_unused
+
+    pgdata = tmp_path / "pgdata"
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL"}}
+    env.update(
+        DJANGO_SETTINGS_MODULE="portal.settings.development", PORTAL_EMBEDDED_PGDATA=str(pgdata)
+    )
+    user = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            SCRIPT + "\nimport time\nprint('ready', flush=True)\ntime.sleep(600)",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while "ready" not in (user.stdout.readline() or "") and time.monotonic() < deadline:
+            pass
+        assert postmaster_running(pgdata)
+        assert stop_when_unused(pgdata) is False  # still in use
+        user.send_signal(signal.SIGKILL)
+        user.wait(10)
+        assert postmaster_running(pgdata), "a killed process cannot stop the server itself"
+        assert stop_when_unused(pgdata) is True
+        assert not postmaster_running(pgdata)
+    finally:
+        if user.poll() is None:
+            user.kill()

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_safe
 
 from apps.accounts import selectors, services
 from apps.accounts.tables import AccountTable
+from apps.approvals.views import freeze_panel_context
 from apps.events.selectors import timeline_for
 from apps.home.csv_export import csv_response
 from apps.identity.access import require_roles
@@ -49,8 +50,8 @@ def account_detail(request: HttpRequest, account_id: uuid.UUID) -> HttpResponse:
         request,
         "accounts/account_detail.html",
         {
-            "account": account,
             "payments": PaymentTable(list(selectors.recent_payments_of(account.account_id))),
             "timeline": timeline_for(account.account_id),
+            **freeze_panel_context(request, account),
         },
     )

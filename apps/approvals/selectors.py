@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import chain
 
@@ -22,7 +23,7 @@ from apps.approvals.models import (
     RefundRequest,
     RequestStatus,
 )
-from apps.identity.roles import Role
+from apps.identity.roles import WRITER_ROLES, Role
 from apps.payments.models import Payment
 
 
@@ -30,7 +31,7 @@ def approval_queue(*, manager, limit: int = 200) -> list[ApprovalRequest]:
     """Undecided requests, oldest first; the manager's own are included but marked by the caller."""
     refunds = (
         RefundRequest.objects.filter(status=RequestStatus.REQUESTED)
-        .select_related("requested_by", "payment")
+        .select_related("requested_by", "payment", "payment__account")
         .order_by("requested_at")[:limit]
     )
     freezes = (
@@ -161,3 +162,52 @@ def due_outbound_calls(*, now: datetime | None = None, limit: int = 500) -> list
 def stale_sending_cutoff(now: datetime) -> datetime:
     """A call marked ``sending`` longer than a full timeout ago was lost with its worker."""
     return now - timedelta(seconds=settings.GO_API_TIMEOUT + settings.GO_API_CONNECT_TIMEOUT + 5)
+
+
+def call_of(approval_request: ApprovalRequest) -> OutboundCall | None:
+    """The outbox row of an approved request (none before approval)."""
+    field = "refund_request" if isinstance(approval_request, RefundRequest) else "freeze_request"
+    return OutboundCall.objects.filter(**{field: approval_request}).first()
+
+
+@dataclass(frozen=True)
+class RequestActions:
+    """What one person may do with one request now; the services check all of it again."""
+
+    decide: bool = False
+    approve_needs_sign_in: bool = False
+    cancel: bool = False
+    recheck: bool = False
+    retry: bool = False
+    own_request: bool = False
+    already_approved: bool = False
+
+    @property
+    def any(self) -> bool:
+        return self.decide or self.cancel or self.recheck or self.retry
+
+
+def actions_for(
+    *, user, approval_request: ApprovalRequest, recently_signed_in: bool
+) -> RequestActions:
+    """The buttons to show. Auditors get none; nobody gets a decision on their own request."""
+    undecided = approval_request.status == RequestStatus.REQUESTED
+    if undecided and not hasattr(approval_request, "approved_by_me"):
+        _attach_decision_state([approval_request], user)
+    if not user.has_role(*WRITER_ROLES):
+        return RequestActions()
+    is_manager = user.has_role(Role.MANAGER)
+    own = approval_request.requested_by_id == user.pk
+    approved_by_me = getattr(approval_request, "approved_by_me", False)
+    call = None
+    if is_manager and approval_request.status in (RequestStatus.APPROVED, RequestStatus.FAILED):
+        call = call_of(approval_request)
+    return RequestActions(
+        decide=is_manager and undecided and not own,
+        approve_needs_sign_in=not recently_signed_in,
+        cancel=own and undecided,
+        recheck=undecided and (own or is_manager),
+        retry=call is not None and call.status == CallStatus.ABANDONED,
+        own_request=own,
+        already_approved=bool(approved_by_me),
+    )

@@ -61,6 +61,7 @@ from apps.approvals.rules import ApprovalRules, current_rules
 from apps.approvals.selectors import refundable_now, stale_sending_cutoff
 from apps.audit.services import Actor, Outcome, record
 from apps.identity.roles import WRITER_ROLES, Role
+from apps.payments.currencies import to_major_units
 from apps.payments.models import Payment, PaymentStatus
 from portal.request_id import bind_request_id, current_request_id, new_request_id, reset_request_id
 
@@ -195,8 +196,9 @@ def request_refund(
         elif amount_cents > (available := refundable_now(payment)):
             problem = (
                 "amount_exceeds_refundable",
-                f"At most {available} (minor units of {payment.currency}) can still be refunded: "
-                "the payment amount minus what is refunded and what is already requested.",
+                f"At most {to_major_units(available, payment.currency)} {payment.currency} "
+                "can still be refunded: the payment amount minus what is refunded and what is "
+                "already requested.",
             )
         if problem is None:
             now = timezone.now()

@@ -77,6 +77,17 @@ def chain_status() -> AuditEntry | None:
     return AuditEntry.objects.filter(action="audit.verify").order_by("-sequence").first()
 
 
+def verification_pending() -> bool:
+    """A verification was asked for and its result is not in the log yet."""
+    newest = (
+        AuditEntry.objects.filter(action__in=("audit.verify", "audit.verify.requested"))
+        .order_by("-sequence")
+        .values_list("action", flat=True)
+        .first()
+    )
+    return newest == "audit.verify.requested"
+
+
 def filtered_entries(user, params) -> QuerySet[AuditEntry]:
     filters = AuditEntryFilter(params, queryset=visible_entries_for(user))
     return (filters.qs if filters.is_valid() else AuditEntry.objects.none()).order_by("-sequence")

@@ -29,8 +29,7 @@ def entry_list(request: HttpRequest) -> HttpResponse:
         "listing": listing,
         "table": AuditEntryTable(listing.page.rows),
         "sortable": {},
-        "chain": selectors.chain_status(),
-        "sees_everything": request.user.has_role(Role.AUDITOR),
+        **_chain_context(request),
     }
     template = "audit/entry_list.html"
     if request.htmx and request.htmx.target == "results":
@@ -49,10 +48,27 @@ def entry_detail(request: HttpRequest, sequence: int) -> HttpResponse:
     )
 
 
+def _chain_context(request: HttpRequest) -> dict:
+    return {
+        "chain": selectors.chain_status(),
+        "verification_pending": selectors.verification_pending(),
+        "sees_everything": request.user.has_role(Role.AUDITOR),
+    }
+
+
+@require_roles(*Role.values)
+@require_safe
+def chain_status(request: HttpRequest) -> HttpResponse:
+    """The tamper-check panel (polled while a verification runs)."""
+    return render(request, "audit/entry_list.html#chain-status", _chain_context(request))
+
+
 # Auditors may start a verification: it reads the log and appends its own result, nothing else.
 @require_roles(Role.AUDITOR)
 @require_POST
 def verify_now(request: HttpRequest) -> HttpResponse:
     services.request_verification(user=request.user, request=request)
+    if request.htmx:
+        return render(request, "audit/entry_list.html#chain-status", _chain_context(request))
     messages.success(request, "Verification started. Its result appears here when it is done.")
     return redirect("audit:list")

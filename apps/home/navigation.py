@@ -6,11 +6,13 @@ navigation never offers a page that would answer 403.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from django.urls import NoReverseMatch, reverse
 
-from apps.identity.roles import Role
+from apps.identity.roles import WRITER_ROLES, Role
 
 
 @dataclass(frozen=True)
@@ -19,15 +21,27 @@ class NavEntry:
     url_name: str
     roles: frozenset[str]
     section: str = "Work"
+    # A count shown next to the label (work waiting for this person), or None.
+    badge: Callable[[Any], int] | None = None
+
+
+def _awaiting_approval(user) -> int:
+    from apps.approvals.selectors import awaiting_count
+
+    return awaiting_count(manager=user)
 
 
 EVERYONE = frozenset(Role.values)
+WRITERS = frozenset(WRITER_ROLES)
+MANAGERS = frozenset({Role.MANAGER})
 
 ENTRIES: tuple[NavEntry, ...] = (
     NavEntry("Home", "home:index", EVERYONE),
     NavEntry("Accounts", "accounts:list", EVERYONE),
     NavEntry("Payments", "payments:list", EVERYONE),
     NavEntry("Refunds", "payments:refunds", EVERYONE),
+    NavEntry("My requests", "approvals:mine", WRITERS),
+    NavEntry("Approvals", "approvals:queue", MANAGERS, badge=_awaiting_approval),
     NavEntry("Action log", "audit:list", EVERYONE),
     NavEntry("Reports", "reports:list", frozenset({Role.MANAGER, Role.AUDITOR})),
 )
@@ -55,7 +69,14 @@ def entries_for(user, current_path: str) -> list[dict]:
         ):
             current = False
         visible.append(
-            {"label": entry.label, "url": url, "current": current, "section": entry.section}
+            {
+                "label": entry.label,
+                "url": url,
+                "current": current,
+                "section": entry.section,
+                "badge_id": f"nav-badge-{entry.url_name.replace(':', '-')}" if entry.badge else "",
+                "badge": entry.badge(user) if entry.badge else None,
+            }
         )
     return visible
 

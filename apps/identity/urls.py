@@ -3,7 +3,7 @@
 from allauth.socialaccount import views as social_views
 from django.urls import include, path
 
-from apps.identity import views
+from apps.identity import oidc, views
 
 app_name = "identity"
 
@@ -16,6 +16,13 @@ urlpatterns = [
 allauth_urlpatterns = [
     path("accounts/login/", views.sign_in, name="account_login"),
     path("accounts/logout/", views.sign_out, name="account_logout"),
+    # The callback checks the ID token in full (apps/identity/oidc.py); it comes first, so it
+    # answers the path allauth's own callback would.
+    path(
+        "accounts/oidc/<str:provider_id>/login/callback/",
+        oidc.callback,
+        name="openid_connect_callback",
+    ),
     # allauth adds its own "oidc/" prefix: /accounts/oidc/sso/login/(callback/)
     path("accounts/", include("allauth.socialaccount.providers.openid_connect.urls")),
     path(

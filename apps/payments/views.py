@@ -9,6 +9,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_safe
 
+from apps.approvals.views import refund_panel_context
 from apps.events.selectors import timeline_for
 from apps.home.csv_export import csv_response
 from apps.identity.access import require_roles
@@ -51,9 +52,9 @@ def payment_detail(request: HttpRequest, payment_id: uuid.UUID) -> HttpResponse:
         request,
         "payments/payment_detail.html",
         {
-            "payment": payment,
             "refunds": selectors.refunds_of(payment),
             "timeline": timeline_for(payment.payment_id),
+            **refund_panel_context(request, payment),
         },
     )
 

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import random
 import signal
 import threading
 import time
+from pathlib import Path
 
 from devtools.standin.publisher import EventPublisher
 from devtools.standin.server import start_standin
 from devtools.standin.traffic import generate_traffic
+
+SAVE_EVERY_SECONDS = 30
 
 
 def _serve(args: argparse.Namespace) -> None:
@@ -28,6 +32,15 @@ def _serve(args: argparse.Namespace) -> None:
     )
     services = running.services
     print(f"Go stand-in: {running.url} (events to exchange {args.exchange!r})", flush=True)
+    state = Path(args.state) if args.state else None
+    if state is not None and state.exists():
+        services.restore(json.loads(state.read_text()))
+        print(
+            f"  restored {len(services.accounts):,} accounts and {len(services.payments):,} "
+            f"payments from {state} (not seeding again)",
+            flush=True,
+        )
+        args.seed_accounts = args.seed_payments = 0
     started = time.monotonic()
     for _ in range(args.seed_accounts):
         services.create_account()
@@ -53,6 +66,7 @@ def _serve(args: argparse.Namespace) -> None:
         )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    saved_at = time.monotonic()
     try:
         while not stop.is_set():
             if args.rate > 0:
@@ -60,9 +74,22 @@ def _serve(args: argparse.Namespace) -> None:
                 stop.wait(1 / args.rate)
             else:
                 stop.wait(1)
+            if state is not None and time.monotonic() - saved_at > SAVE_EVERY_SECONDS:
+                _save(services, state)
+                saved_at = time.monotonic()
     except KeyboardInterrupt:
         pass
     running.stop()
+    if state is not None:
+        _save(services, state)
+
+
+def _save(services, state: Path) -> None:
+    """Write the services' state atomically (a crash mid-write keeps the previous file)."""
+    state.parent.mkdir(parents=True, exist_ok=True)
+    partial = state.with_suffix(".tmp")
+    partial.write_text(json.dumps(services.snapshot()))
+    partial.replace(state)
 
 
 def _live_step(services) -> None:
@@ -131,6 +158,12 @@ def main() -> None:
     serve.add_argument("--seed-payments", type=int, default=0)
     serve.add_argument("--rate", type=float, default=0.0, help="live traffic, events per second")
     serve.add_argument("--seed", type=int, default=None)
+    serve.add_argument(
+        "--state",
+        default=None,
+        help="JSON file to keep the services' data in between runs (read at start, saved "
+        "every 30 s and at exit); when it exists, nothing is seeded again",
+    )
     serve.set_defaults(run=_serve)
     traffic = sub.add_parser("traffic", help="publish generated traffic once and exit")
     traffic.add_argument("--broker", default=broker)

@@ -14,7 +14,7 @@ import random
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -84,6 +84,34 @@ class GoServices:
         self.answers: dict[tuple[str, str], StoredAnswer] = {}
         self.effects: dict[str, int] = {}  # idempotency key → how many times it took effect
         self.timers: list[threading.Timer] = []
+
+    # --- keeping state between runs (the demo's second run reuses its data) ---------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything the services know, as JSON-ready data."""
+        with self.lock:
+            return {
+                "accounts": [asdict(a) for a in self.accounts.values()],
+                "payments": [asdict(p) for p in self.payments.values()],
+                "refunds": [asdict(r) for r in self.refunds.values()],
+                "answers": [
+                    {"operation": key[0], "key": key[1], **asdict(answer)}
+                    for key, answer in self.answers.items()
+                ],
+                "effects": dict(self.effects),
+            }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """Take back a :meth:`snapshot`; sequences continue where they stopped."""
+        with self.lock:
+            self.accounts = {a["account_id"]: AccountState(**a) for a in data["accounts"]}
+            self.payments = {p["payment_id"]: PaymentState(**p) for p in data["payments"]}
+            self.refunds = {r["refund_id"]: RefundState(**r) for r in data["refunds"]}
+            self.answers = {
+                (item.pop("operation"), item.pop("key")): StoredAnswer(**item)
+                for item in data["answers"]
+            }
+            self.effects = dict(data["effects"])
 
     # --- publishing -----------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from csp.constants import NONE, SELF
 
 from portal.env import env_bool, env_float, env_int, env_list, env_str
@@ -209,6 +210,21 @@ CELERY_BEAT_SCHEDULE = {
     "approvals-expire-overdue-requests": {
         "task": "apps.approvals.tasks.expire_overdue_requests",
         "schedule": 300.0,
+    },
+    # The tamper check runs on its own: incrementally (from the last checkpoint) every few
+    # minutes, and in full every night, so an altered entry shows up without anyone asking.
+    "audit-verify-incremental": {
+        "task": "apps.audit.tasks.verify_audit_chain",
+        "schedule": env_float("AUDIT_VERIFY_MINUTES", 15.0) * 60,
+    },
+    "audit-verify-full": {
+        "task": "apps.audit.tasks.verify_audit_chain",
+        "schedule": crontab(hour=3, minute=30),
+        "kwargs": {"full": True},
+    },
+    "identity-clear-expired-sessions": {
+        "task": "apps.identity.tasks.clear_expired_sessions",
+        "schedule": crontab(hour=4, minute=15),
     },
     "reports-clean-up": {
         "task": "apps.reports.tasks.clean_up_reports",

@@ -31,6 +31,35 @@
     }
   });
 
+  // Forms answer 422 with the form and its errors: swap it in like a 200.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (event.detail.xhr && event.detail.xhr.status === 422) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+
+  // A polled region (the approval queue) is not replaced while someone is typing a decision in it.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var target = event.detail.target;
+    if (!target || !target.hasAttribute("data-keep-while-editing")) { return; }
+    var editing = target.querySelector("details[open]") ||
+      (document.activeElement && target.contains(document.activeElement) &&
+       /^(TEXTAREA|INPUT)$/.test(document.activeElement.tagName));
+    if (editing) { event.detail.shouldSwap = false; }
+  });
+
+  // "Full refundable amount": fill the amount field and let its inline check run.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("[data-fill-amount]") : null;
+    if (!button) { return; }
+    var input = document.getElementById(button.getAttribute("data-fill-target"));
+    if (!input) { return; }
+    input.value = button.getAttribute("data-fill-amount");
+    input.dispatchEvent(new Event("input", { bubbles: true }));
+    input.focus();
+  });
+
   // Times are shown in the viewer's timezone: tell the server which one that is.
   try {
     var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;

@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 
 from apps.accounts.models import Account, AccountStatus
+from apps.approvals import services
 from apps.payments.models import Payment, PaymentStatus
 
 
@@ -59,3 +60,14 @@ def payment(db) -> Payment:
 @pytest.fixture
 def account(db) -> Account:
     return make_account()
+
+
+def refund_request_by(user, payment, amount_cents: int = 2_500, reason: str = "charged twice"):
+    """A refund request made through the service, as the form would."""
+    return services.request_refund(
+        requester=user,
+        payment_id=payment.payment_id,
+        amount_cents=amount_cents,
+        category="duplicate_charge",
+        reason=reason,
+    )

@@ -92,5 +92,18 @@ def test_the_chain_status_and_verify_now(
     assert agent_client.post("/action-log/verify/").status_code == 403
 
 
+def test_the_tamper_check_panel_follows_a_running_verification(auditor_client, auditor):
+    """Asked for over htmx, the panel says it is running and polls until the result is in."""
+    response = auditor_client.post("/action-log/verify/", HTTP_HX_REQUEST="true")
+    running = response.content.decode()
+    assert "A verification is running" in running
+    assert 'hx-trigger="every 2s"' in running
+    assert "Verify the whole log now" not in running  # one at a time
+    verify_chain()  # what the Celery task does
+    done = auditor_client.get("/action-log/verify/status/", HTTP_HX_REQUEST="true")
+    assert "Verified through entry" in done.content.decode()
+    assert "hx-trigger" not in done.content.decode()
+
+
 def test_unknown_entries_are_404(auditor_client):
     assert auditor_client.get(f"/action-log/{uuid.uuid4().int % 10_000_000}/").status_code == 404

@@ -53,6 +53,14 @@ class Bus:
         values.update(overrides)
         return IntakeConfig(**values)
 
+    def queue_exists(self) -> bool:
+        """Whether the portal's queue is declared yet (a worker declares it as it starts)."""
+        try:
+            self.ready_messages()
+        except Exception:
+            return False
+        return True
+
     def ready_messages(self, queue: str | None = None) -> int:
         with Connection(self.broker_url) as conn:
             _, count, _ = conn.default_channel.queue_declare(queue or self.queue, passive=True)
@@ -138,13 +146,13 @@ def start_worker(
             "worker",
             "--pool",
             "solo",
+            # A name of its own: another worker on this broker (a demo, a second suite) must not
+            # hold this one's remote-control queue.
+            "--hostname",
+            f"test-{uuid.uuid4().hex[:8]}@%h",
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
-            # A node name of its own: an exclusive pidbox queue left by an earlier (killed)
-            # worker, or another suite's worker on the same broker, cannot block this one.
-            "--hostname",
-            f"portal-test-{uuid.uuid4().hex[:8]}@%h",
             "--loglevel",
             "INFO",
             *(["--beat", "--schedule", str(Path(log_path).with_suffix(".beat"))] if beat else []),

@@ -291,3 +291,47 @@ def test_a_message_the_handler_keeps_failing_on_is_retried_then_dead_lettered(bu
     assert json.loads(bytes(letter.body))["id"] == poison["id"]
     assert Account.objects.filter(pk=healthy["subject"], owner_name="Healthy").exists()
     assert not Account.objects.filter(pk=poison["subject"]).exists()
+
+
+def test_a_broker_outage_mid_stream_loses_nothing_and_applies_nothing_twice(bus, transactional_db):
+    """RabbitMQ goes away under the intake (connections dropped, new ones refused) and comes back."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    from tests.events.tcp_proxy import CuttableProxy
+
+    broker = urlsplit(bus.broker_url)
+    proxy = CuttableProxy(broker.hostname or "127.0.0.1", broker.port or 5672)
+    credentials = f"{broker.username}:{broker.password}@" if broker.username else ""
+    via_proxy = urlunsplit(broker._replace(netloc=f"{credentials}127.0.0.1:{proxy.port}"))
+    running = RunningIntake(bus.config(broker_url=via_proxy, flush_seconds=0.02)).start()
+    payment_ids = [str(uuid.uuid4()) for _ in range(200)]
+
+    def publish(ids) -> None:
+        for index, payment_id in enumerate(ids):
+            bus.publisher.publish(
+                payment_event(payment_id, 1, "payment.created", amount_cents=index + 1)
+            )
+            bus.publisher.publish(
+                payment_event(payment_id, 2, status="settled", amount_cents=index + 1)
+            )
+
+    try:
+        publish(payment_ids[:100])
+        wait_until(lambda: ReceivedEvent.objects.count() >= 50, timeout=30)
+        proxy.cut()  # mid-stream: some batches applied, some delivered and not yet acknowledged
+        publish(payment_ids[100:])  # the Go services keep publishing to the broker meanwhile
+        time.sleep(2)
+        proxy.restore()
+        wait_until(lambda: Payment.objects.filter(sequence=2).count() == 200, timeout=60)
+        assert proxy.connections >= 2, "the intake did not reconnect"
+    finally:
+        running.stop()
+        proxy.close()
+    assert ReceivedEvent.objects.count() == 400
+    totals = counters()
+    assert totals["applied"] == 400
+    assert totals["received"] == totals["applied"] + totals["duplicates"]
+    assert bus.ready_messages() == 0
+    assert sorted(Payment.objects.values_list("amount_cents", flat=True)) == sorted(
+        [i + 1 for i in range(100)] * 2
+    )

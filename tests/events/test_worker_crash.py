@@ -77,7 +77,7 @@ def test_sigkill_mid_stream_loses_nothing_and_applies_nothing_twice(bus, tmp_pat
     worker = start_worker(bus, log_path=log_path)
     try:
         # Let the worker declare the queue before anything is published.
-        wait_until(lambda: _queue_exists(bus), timeout=60)
+        wait_until(bus.queue_exists, timeout=60)
 
         def publish_all() -> None:
             for message in traffic.messages:
@@ -126,11 +126,3 @@ def test_sigkill_mid_stream_loses_nothing_and_applies_nothing_twice(bus, tmp_pat
     assert totals["received"] == sum(v for k, v in totals.items() if k != "received")
     assert totals["received"] >= len(traffic.messages)
     assert bus.ready_messages() == 0
-
-
-def _queue_exists(bus) -> bool:
-    try:
-        bus.ready_messages()
-    except Exception:
-        return False
-    return True

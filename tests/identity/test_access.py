@@ -104,5 +104,18 @@ def test_the_navigation_lists_the_pages_of_the_role_and_marks_the_current_one(ag
         ("Accounts", False),
         ("Payments", False),
         ("Refunds", True),
+        ("My requests", False),
         ("Action log", False),
     ]
+
+
+def test_managers_get_the_approval_queue_with_its_count_and_auditors_no_request_pages(
+    manager_client, auditor_client
+):
+    manager_nav = manager_client.get("/").context["nav_entries"]
+    approvals = next(e for e in manager_nav if e["label"] == "Approvals")
+    assert approvals["badge"] == 0
+    assert approvals["badge_id"] == "nav-badge-approvals-queue"
+    auditor_labels = [e["label"] for e in auditor_client.get("/").context["nav_entries"]]
+    assert "Approvals" not in auditor_labels
+    assert "My requests" not in auditor_labels

@@ -29,7 +29,7 @@ EXTERNAL_SIGN_IN_VIEWS = {
 }
 # POSTs an auditor may make: they change no business data — signing out, and a person's own
 # list preferences (saved views, columns), which are recorded like any write.
-SIGN_IN_OUT = {"account_logout"}
+SIGN_IN_OUT = {"account_logout", "openid_connect_callback"}
 OWN_PREFERENCES = {"workspace:save", "workspace:delete", "workspace:columns"}
 # Starting a verification of the action log reads it and appends the result; nothing else.
 # Asking for a report reads data the auditor may read and writes only the report's file.
@@ -74,6 +74,7 @@ def _sample(pattern) -> str:
         return regex.replace("^", "").replace("$", "").replace("(?P<provider_id>[^/]+)", "sso")
     for name, converter in getattr(pattern, "converters", {}).items():
         kind = type(converter).__name__.replace("Converter", "").lower()
+        kind = {"string": "str"}.get(kind, kind)
         route = route.replace(f"<{kind}:{name}>", SAMPLES.get(kind, "sample"))
         route = route.replace(f"<{name}>", SAMPLES["str"])
     return route

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from apps.identity.models import User
 from tests.conftest import ARTIFACTS
-from tests.identity.conftest import sign_in_through_idp
+from tests.dev_idp import sign_in_through_idp
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -218,3 +218,29 @@ def test_generated_traffic_is_deterministic_and_knows_the_ground_truth():
         for subject, sequence in subjects.items():
             assert first.expected_state()[kind][subject] is not None
             assert sequence >= 1
+
+
+def test_a_second_run_takes_back_the_first_runs_data_and_its_idempotency_keys(world):
+    """The demo keeps the stand-in's data between runs, as it keeps the portal's database."""
+    running, _ = world
+    payment = running.services.create_payment(status="settled", currency="EUR", amount_cents=9_000)
+    assert refund(running.url, payment.payment_id, "key-A", amount=1_000).status_code == 202
+    time.sleep(0.6)  # the refund settles
+    saved = json.loads(json.dumps(running.services.snapshot()))  # as written to the state file
+
+    bus = Bus(settings.CELERY_BROKER_URL)
+    second = start_standin(broker_url=bus.broker_url, exchange=bus.exchange, seed=2)
+    try:
+        second.services.restore(saved)
+        again = refund(second.url, payment.payment_id, "key-A", amount=1_000)
+        assert again.status_code == 202  # replayed, not applied twice
+        assert second.services.effect_count("key-A") == 1
+        restored = second.services.payments[payment.payment_id]
+        assert restored.refunded_cents == 1_000
+        before = restored.sequence
+        assert refund(second.url, payment.payment_id, "key-B", amount=500).status_code == 202
+        time.sleep(0.6)
+        assert second.services.payments[payment.payment_id].sequence > before  # sequences go on
+    finally:
+        second.stop()
+        bus.delete()

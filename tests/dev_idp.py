@@ -1,4 +1,4 @@
-"""The development IdP, run for real next to the portal's live server."""
+"""The development IdP, run for real next to the portal's live server (fixtures for every package)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from django.db import connection
 
 from portal.settings.base import oidc_providers
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 CLIENT_ID = "operations-portal"
 CLIENT_SECRET = "test-client-secret"
 
@@ -32,7 +33,8 @@ def dev_idp(live_server, tmp_path_factory):
     url = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
-        "DEVIDP_DATABASE_NAME": "test_portal_devidp",
+        # Next to this run's test database, so two suites on one server keep apart.
+        "DEVIDP_DATABASE_NAME": f"{connection.settings_dict['NAME']}_devidp",
         "DEVIDP_STATE_DIR": str(tmp_path_factory.mktemp("devidp")),
     }
     env.pop("DJANGO_SETTINGS_MODULE", None)
