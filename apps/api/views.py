@@ -23,6 +23,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.api.authentication import ServiceCaller
 from apps.api.errors import Conflict, Gone
 from apps.api.schema import ErrorSerializer
 from apps.api.selectors import refund_request_by_reference
@@ -58,13 +59,18 @@ class ServiceView(APIView):
         self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any
     ) -> HttpResponseBase:
         response = super().finalize_response(request, response, *args, **kwargs)
-        caller = getattr(request, "user", None)
+        # The caller as authenticated, if that happened: reading ``request.user`` here would
+        # authenticate now (e.g. after a 406, which DRF decides first) and could raise.
+        caller = request.__dict__.get("_user")
         logger.info(
             "api %s %s → %s",
             request.method,
             request.path,
             response.status_code,
-            extra={"service": str(caller) if caller else "", "status": response.status_code},
+            extra={
+                "service": caller.name if isinstance(caller, ServiceCaller) else "",
+                "status": response.status_code,
+            },
         )
         return response
 

@@ -164,6 +164,10 @@ def test_a_refund_requests_status_by_its_reference(ledger, agent, manager):
 
 def test_every_other_error_has_the_same_body(ledger, settings):
     assert_error(ledger.delete(RUNS), 405, "method_not_allowed")
+    # Content negotiation comes first in DRF: a 406 even before the token is looked at.
+    assert_error(ledger.get(RUNS, HTTP_ACCEPT="text/html"), 406, "not_acceptable")
+    wrong = ServiceClient("wrong-token-wrong-token-wrong-token-00")
+    assert_error(wrong.get(RUNS, HTTP_ACCEPT="text/html"), 406, "not_acceptable")
     assert_error(ledger.get("/api/v1/payments/"), 404, "not_found")
     assert_error(ServiceClient(None).get("/api/v1/payments/"), 401, "not_authenticated")
     settings.SERVICE_API_RATE = "3/minute"
