@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import UTC
 from typing import Any
 
 from django.http import FileResponse, HttpResponseBase
 from django.urls import reverse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
@@ -50,6 +52,9 @@ class ServiceView(APIView):
     query_parameters: frozenset[str] = frozenset()
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # Times go out in UTC whatever the portal's display default (the middleware that
+        # chose that default deactivates this again at the end of the request).
+        timezone.activate(UTC)
         super().initial(request, *args, **kwargs)
         unknown = sorted(set(request.query_params) - self.query_parameters)
         if unknown:

@@ -23,6 +23,13 @@ RUNS = "/api/v1/report-runs/"
 A_RUN = {"kind": "payments", "start": "2026-11-01T00:00:00Z", "end": "2026-11-02T00:00:00Z"}
 
 
+def test_times_are_in_utc_whatever_the_display_default(ledger, settings):
+    settings.PORTAL_DEFAULT_DISPLAY_TIMEZONE = "Asia/Tokyo"
+    body = ledger.post_json(RUNS, A_RUN).json()
+    assert body["parameters"]["start"] == "2026-11-01T00:00:00Z"
+    assert body["created_at"].endswith("Z")
+
+
 def test_a_service_asks_for_a_report_and_is_told_where_to_poll(ledger):
     response = ledger.post_json(
         RUNS, A_RUN | {"currencies": ["eur"], "statuses": ["settled"], "xlsx": True}
