@@ -156,6 +156,8 @@ DEMO_ENV = {
     "ACCOUNTS_API_URL": "http://127.0.0.1:8100",
     "ACCOUNTS_API_TOKEN": "accounts-token",
     "REFUND_APPROVAL_THRESHOLDS": "EUR:250,USD:250,GBP:200,CHF:250,SEK:2500,JPY:30000,KWD:75",
+    # A service token to try the portal's API with (docs/api.md); development only.
+    "SERVICE_API_TOKENS": "demo-service:demo-service-token-for-local-use-only",
 }
 
 
@@ -183,6 +185,8 @@ def command_demo(args: list[str]) -> int:
         f"\n  Portal:   http://127.0.0.1:8000/   (sign in with the Development IdP)\n"
         f"  Users (password {PASSWORD!r}):\n{users}\n"
         f"  Go stand-in: http://127.0.0.1:8100/   IdP: http://127.0.0.1:8001/\n"
+        f"  API: http://127.0.0.1:8000/api/docs/   token: "
+        f"{env['SERVICE_API_TOKENS'].split(':', 1)[1].split(',')[0]}\n"
         f"  Ctrl-C stops everything; the data stays in .local/ for the next run.\n",
         flush=True,
     )
