@@ -172,7 +172,7 @@ def command_demo(args: list[str]) -> int:
     # The Go stand-in must publish where the portal consumes: with no broker configured
     # that is the embedded one, whose URL only the portal's settings know.
     env.setdefault("EVENTS_BROKER_URL", _settings_value("EVENTS_BROKER_URL", env))
-    run(PYTHON, "-m", "devtools.sql_broker", _settings_value("CELERY_BROKER_URL", env), env=env)
+    run(PYTHON, "-m", "devtools.sql_broker", env=env)
     procfile = ROOT / "devtools" / "Procfile.demo"
     say(
         "Starting web, worker (with the event intake), beat, the development IdP and the Go stand-in"

@@ -1,4 +1,4 @@
-"""``python -m devtools.sql_broker URL`` — make kombu's SQL transport fit for the demo's volume.
+"""``python -m devtools.sql_broker`` — make kombu's SQL transport fit for the demo's volume.
 
 The demo runs Celery and the event intake on kombu's SQLAlchemy transport
 over the embedded PostgreSQL (no broker server to install). That transport
@@ -13,8 +13,6 @@ nothing for any other broker. Development only: production uses RabbitMQ.
 """
 
 from __future__ import annotations
-
-import sys
 
 PENDING_INDEX = (
     "CREATE INDEX IF NOT EXISTS kombu_message_pending "
@@ -39,6 +37,19 @@ def prepare(broker_url: str) -> bool:
     return True
 
 
+def main() -> None:
+    """Prepare the broker the portal's settings name (the embedded database starts with them)."""
+    import os
+
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.development")
+    django.setup()
+    from django.conf import settings
+
+    if prepare(settings.CELERY_BROKER_URL):
+        print("SQL broker ready (kombu tables and the pending-message index)", flush=True)
+
+
 if __name__ == "__main__":
-    if prepare(sys.argv[1]):
-        print("SQL broker ready (kombu tables and the pending-message index)")
+    main()

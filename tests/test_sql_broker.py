@@ -24,3 +24,28 @@ def test_prepare_creates_kombus_tables_and_the_pending_index_once():
 
 def test_other_brokers_are_left_alone():
     assert prepare("amqp://guest:guest@127.0.0.1:5672//") is False
+
+
+def test_the_demo_step_prepares_the_embedded_broker_on_its_own(tmp_path):
+    """``dev.py demo`` runs it as a process of its own, before anything else has started."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL"}}
+    env.update(
+        DJANGO_SETTINGS_MODULE="portal.settings.development",
+        PORTAL_EMBEDDED_PGDATA=str(tmp_path / "pgdata"),
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "devtools.sql_broker"],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "SQL broker ready" in done.stdout
