@@ -10,8 +10,10 @@ import random
 import signal
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from devtools.standin.events import rfc3339
 from devtools.standin.publisher import EventPublisher
 from devtools.standin.server import start_standin
 from devtools.standin.traffic import generate_traffic
@@ -42,8 +44,11 @@ def _serve(args: argparse.Namespace) -> None:
         )
         args.seed_accounts = args.seed_payments = 0
     started = time.monotonic()
+    # The seed is history: accounts opened over the last 90 days, payments over the last 30,
+    # so lists, date filters and yesterday's report have something to show.
+    now = datetime.now(UTC)
     for _ in range(args.seed_accounts):
-        services.create_account()
+        services.create_account(created_at=_days_ago(now, 30, 90))
     for index in range(args.seed_payments):
         roll = random.random()
         status = (
@@ -55,7 +60,7 @@ def _serve(args: argparse.Namespace) -> None:
             if roll < 0.95
             else "failed"
         )
-        services.create_payment(status=status)
+        services.create_payment(status=status, created_at=_days_ago(now, 0, 30))
         if index and index % 5000 == 0:
             print(f"  seeded {index:,} payments", flush=True)
     if args.seed_accounts or args.seed_payments:
@@ -82,6 +87,10 @@ def _serve(args: argparse.Namespace) -> None:
     running.stop()
     if state is not None:
         _save(services, state)
+
+
+def _days_ago(now: datetime, least: float, most: float) -> str:
+    return rfc3339(now - timedelta(days=random.uniform(least, most)))
 
 
 def _save(services, state: Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import re
 import secrets
@@ -234,6 +235,7 @@ def test_the_stand_in_serves_the_apis_and_publishes_into_the_portals_queue(tmp_p
     args = replace_option(args, "--port", str(port))
     args = replace_option(args, "--seed-accounts", "3")
     args = replace_option(args, "--seed-payments", "5")
+    args = replace_option(args, "--state", str(tmp_path / "standin-state.json"))
     environment = {
         **base_env(),
         **env("standin"),
@@ -267,6 +269,12 @@ def test_the_stand_in_serves_the_apis_and_publishes_into_the_portals_queue(tmp_p
         stop(process)
         bus.delete()
     assert process.returncode in (0, -15), (tmp_path / "standin.log").read_text()
+    # The volume's state file is written at exit: a second `up` takes the data back.
+    saved = json.loads((tmp_path / "standin-state.json").read_text())
+    assert len(saved["accounts"]) >= 3
+    assert len(saved["payments"]) >= 5
+    # The seed is history (the last 30 days), not a burst of payments made this second.
+    assert any(p["created_at"][:10] < p["updated_at"][:10] for p in saved["payments"])
 
 
 # --- the portal's healthchecks ---------------------------------------------------------------
