@@ -16,6 +16,7 @@ import contextlib
 import json
 import logging
 import os
+import time
 import warnings
 from pathlib import Path
 
@@ -91,7 +92,7 @@ def embedded_database_url(database: str = DATABASE_NAME) -> str:
     return server.get_uri(database)
 
 
-def stop_when_unused(data_dir: Path | None = None) -> bool:
+def stop_when_unused(data_dir: Path | None = None, *, grace_seconds: float = 15.0) -> bool:
     """Stop the embedded server if no living process uses it any more.
 
     pgserver stops it from the last process's exit hook, but a process killed
@@ -102,13 +103,19 @@ def stop_when_unused(data_dir: Path | None = None) -> bool:
     data_dir = data_dir or default_data_dir()
     if not (data_dir / "postmaster.pid").exists():
         return False
-    _forget_dead_processes(data_dir)
-    try:
-        pids = json.loads((data_dir / ".handle_pids.json").read_text())
-    except (FileNotFoundError, ValueError):
-        pids = []
-    if pids:
-        return False
+    # Children of killed processes (a worker's pool) may take a moment to go.
+    deadline = time.monotonic() + grace_seconds
+    while True:
+        _forget_dead_processes(data_dir)
+        try:
+            pids = json.loads((data_dir / ".handle_pids.json").read_text())
+        except (FileNotFoundError, ValueError):
+            pids = []
+        if not pids:
+            break
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from pgserver._commands import pg_ctl

@@ -94,7 +94,7 @@ def test_a_server_whose_users_were_all_killed_is_stopped_by_the_supervisor(tmp_p
         while "ready" not in (user.stdout.readline() or "") and time.monotonic() < deadline:
             pass
         assert postmaster_running(pgdata)
-        assert stop_when_unused(pgdata) is False  # still in use
+        assert stop_when_unused(pgdata, grace_seconds=0.5) is False  # still in use
         user.send_signal(signal.SIGKILL)
         user.wait(10)
         assert postmaster_running(pgdata), "a killed process cannot stop the server itself"
