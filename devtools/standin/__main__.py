@@ -34,22 +34,56 @@ def _serve(args: argparse.Namespace) -> None:
     )
     services = running.services
     print(f"Go stand-in: {running.url} (events to exchange {args.exchange!r})", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     state = Path(args.state) if args.state else None
     if state is not None and state.exists():
         services.restore(json.loads(state.read_text()))
         print(
             f"  restored {len(services.accounts):,} accounts and {len(services.payments):,} "
-            f"payments from {state} (not seeding again)",
+            f"payments from {state}",
             flush=True,
         )
-        args.seed_accounts = args.seed_payments = 0
+    try:
+        # A seed cut short (Ctrl-C in the first minutes) is saved and completed next time.
+        _seed(
+            services,
+            stop,
+            accounts=max(args.seed_accounts - len(services.accounts), 0),
+            payments=max(args.seed_payments - len(services.payments), 0),
+        )
+        saved_at = time.monotonic()
+        while not stop.is_set():
+            if args.rate > 0:
+                _live_step(services)
+                stop.wait(1 / args.rate)
+            else:
+                stop.wait(1)
+            if state is not None and time.monotonic() - saved_at > SAVE_EVERY_SECONDS:
+                _save(services, state)
+                saved_at = time.monotonic()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        running.stop()
+        if state is not None:
+            _save(services, state)
+
+
+def _seed(services, stop: threading.Event, *, accounts: int, payments: int) -> None:
+    """History to start from: accounts opened over the last 90 days, payments over the last 30,
+    so lists, date filters and yesterday's report have something to show."""
+    if not accounts and not payments:
+        return
     started = time.monotonic()
-    # The seed is history: accounts opened over the last 90 days, payments over the last 30,
-    # so lists, date filters and yesterday's report have something to show.
     now = datetime.now(UTC)
-    for _ in range(args.seed_accounts):
+    for _ in range(accounts):
+        if stop.is_set():
+            return
         services.create_account(created_at=_days_ago(now, 30, 90))
-    for index in range(args.seed_payments):
+    for index in range(payments):
+        if stop.is_set():
+            return
         roll = random.random()
         status = (
             "settled"
@@ -63,30 +97,11 @@ def _serve(args: argparse.Namespace) -> None:
         services.create_payment(status=status, created_at=_days_ago(now, 0, 30))
         if index and index % 5000 == 0:
             print(f"  seeded {index:,} payments", flush=True)
-    if args.seed_accounts or args.seed_payments:
-        print(
-            f"  seeded {args.seed_accounts:,} accounts and {args.seed_payments:,} payments "
-            f"in {time.monotonic() - started:.1f}s",
-            flush=True,
-        )
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    saved_at = time.monotonic()
-    try:
-        while not stop.is_set():
-            if args.rate > 0:
-                _live_step(services)
-                stop.wait(1 / args.rate)
-            else:
-                stop.wait(1)
-            if state is not None and time.monotonic() - saved_at > SAVE_EVERY_SECONDS:
-                _save(services, state)
-                saved_at = time.monotonic()
-    except KeyboardInterrupt:
-        pass
-    running.stop()
-    if state is not None:
-        _save(services, state)
+    print(
+        f"  seeded {accounts:,} accounts and {payments:,} payments "
+        f"in {time.monotonic() - started:.1f}s",
+        flush=True,
+    )
 
 
 def _days_ago(now: datetime, least: float, most: float) -> str:
@@ -171,7 +186,7 @@ def main() -> None:
         "--state",
         default=None,
         help="JSON file to keep the services' data in between runs (read at start, saved "
-        "every 30 s and at exit); when it exists, nothing is seeded again",
+        "every 30 s and at exit); only what the seed still lacks is seeded",
     )
     serve.set_defaults(run=_serve)
     traffic = sub.add_parser("traffic", help="publish generated traffic once and exit")
