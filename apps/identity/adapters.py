@@ -43,6 +43,10 @@ class PortalSocialAccountAdapter(DefaultSocialAccountAdapter):
             )
         groups = groups_from_claims([extra.get("id_token"), extra.get("userinfo"), extra])
         services.sync_roles(user=sociallogin.user, groups=groups, request=request)
+        # When the person really authenticated at the IdP (OIDC auth_time): step-up trusts
+        # this, not the moment the portal got the token, so a re-sign-in the IdP answered
+        # from an older session does not count as fresh.
+        services.note_idp_auth_time(request, (extra.get("id_token") or {}).get("auth_time"))
 
     def populate_user(self, request: HttpRequest, sociallogin: Any, data: dict) -> Any:
         user = super().populate_user(request, sociallogin, data)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -22,6 +23,7 @@ from apps.identity.role_mapping import parse_role_groups, roles_for_groups
 logger = logging.getLogger("portal.access")
 
 AUTH_TIME_KEY = "portal_auth_time"
+IDP_AUTH_TIME_KEY = "portal_idp_auth_time"
 
 
 def sync_roles(*, user: Any, groups: Sequence[str], request: HttpRequest | None = None) -> bool:
@@ -49,8 +51,19 @@ def sync_roles(*, user: Any, groups: Sequence[str], request: HttpRequest | None 
     return changed
 
 
+def note_idp_auth_time(request: HttpRequest, auth_time: Any) -> None:
+    """Keep the ID token's ``auth_time`` (seconds since the epoch) for :func:`record_sign_in`."""
+    if isinstance(auth_time, int | float) and not isinstance(auth_time, bool):
+        request.session[IDP_AUTH_TIME_KEY] = float(auth_time)
+
+
 def record_sign_in(*, request: HttpRequest, user: Any) -> None:
-    request.session[AUTH_TIME_KEY] = timezone.now().isoformat()
+    """The sign-in's moment for step-up: the IdP's ``auth_time`` when it gave one, else now."""
+    moment = timezone.now()
+    idp_auth_time = request.session.pop(IDP_AUTH_TIME_KEY, None)
+    if idp_auth_time is not None:
+        moment = min(moment, datetime.fromtimestamp(idp_auth_time, tz=UTC))
+    request.session[AUTH_TIME_KEY] = moment.isoformat()
     record(
         action="identity.sign_in",
         actor=Actor.for_user(user),

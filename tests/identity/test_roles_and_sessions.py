@@ -102,6 +102,21 @@ def test_recent_sign_in_is_measured_from_the_last_idp_sign_in(rf, agent_client):
 
 
 @pytest.mark.django_db
+def test_step_up_counts_from_when_the_person_authenticated_at_the_idp(rf, agent_client, agent):
+    """An IdP that answers a re-sign-in from an older session reports that session's auth_time."""
+    request = rf.get("/")
+    request.session = agent_client.session
+    earlier = timezone.now() - timedelta(minutes=40)
+    services.note_idp_auth_time(request, earlier.timestamp())
+    services.record_sign_in(request=request, user=agent)
+    assert abs(selectors.authenticated_at(request) - earlier) < timedelta(seconds=1)
+    assert selectors.recent_sign_in(request, 900) is False
+    services.note_idp_auth_time(request, "not a time")  # ignored: the sign-in moment counts
+    services.record_sign_in(request=request, user=agent)
+    assert selectors.recent_sign_in(request, 900) is True
+
+
+@pytest.mark.django_db
 def test_the_sign_in_page_offers_only_single_sign_on(client, settings):
     from portal.settings.base import oidc_providers
 
