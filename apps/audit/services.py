@@ -287,6 +287,30 @@ def verify_chain(
 # --- what people do with the log ----------------------------------------------------------
 
 
+# Every field of an entry, in the order exports (CSV, the action-log report) write them.
+EXPORT_COLUMNS = (
+    "sequence",
+    "created_at",
+    "actor_kind",
+    "actor_name",
+    "actor_roles",
+    "action",
+    "target_type",
+    "target_id",
+    "outcome",
+    "reason",
+    "params",
+    "api_status",
+    "api_error_code",
+    "api_error_message",
+    "request_id",
+    "client_ip",
+    "user_agent",
+    "prev_hash",
+    "hash",
+)
+
+
 def export_entries_csv(*, user: Any, params: Any, request: HttpRequest | None = None):
     """Exactly the filtered view of the log as CSV, streamed; the export is itself recorded."""
     from apps.audit.selectors import filtered_entries
@@ -302,27 +326,7 @@ def export_entries_csv(*, user: Any, params: Any, request: HttpRequest | None = 
         },
         request=request,
     )
-    columns = (
-        "sequence",
-        "created_at",
-        "actor_kind",
-        "actor_name",
-        "actor_roles",
-        "action",
-        "target_type",
-        "target_id",
-        "outcome",
-        "reason",
-        "params",
-        "api_status",
-        "api_error_code",
-        "api_error_message",
-        "request_id",
-        "client_ip",
-        "user_agent",
-        "prev_hash",
-        "hash",
-    )
+    columns = EXPORT_COLUMNS
 
     def rows():
         for e in entries.iterator(chunk_size=2_000):

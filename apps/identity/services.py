@@ -17,7 +17,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from apps.audit.services import Actor, Outcome, record
+from apps.audit.services import Actor, Outcome, not_audited, record
 from apps.identity.role_mapping import parse_role_groups, roles_for_groups
 
 logger = logging.getLogger("portal.access")
@@ -51,6 +51,7 @@ def sync_roles(*, user: Any, groups: Sequence[str], request: HttpRequest | None 
     return changed
 
 
+@not_audited("keeps a claim in the session for record_sign_in, which records the sign-in")
 def note_idp_auth_time(request: HttpRequest, auth_time: Any) -> None:
     """Keep the ID token's ``auth_time`` (seconds since the epoch) for :func:`record_sign_in`."""
     if isinstance(auth_time, int | float) and not isinstance(auth_time, bool):

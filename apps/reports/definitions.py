@@ -14,7 +14,9 @@ from datetime import datetime
 from typing import Any
 
 from apps.audit.selectors import entries_between
+from apps.audit.services import EXPORT_COLUMNS
 from apps.payments.currencies import minor_units, to_major_units
+from apps.payments.services import CSV_COLUMNS as PAYMENT_CSV_COLUMNS
 from apps.reports import selectors
 from apps.reports.models import ReportKind
 from apps.reports.parameters import ReportParameters
@@ -41,20 +43,7 @@ def _amount(minor: int | None, currency: str) -> Any:
 
 # --- payments -------------------------------------------------------------------------------
 
-PAYMENT_COLUMNS = (
-    "payment_id",
-    "account_id",
-    "created_at",
-    "updated_at",
-    "status",
-    "currency",
-    "amount",
-    "refunded",
-    "amount_cents",
-    "refunded_cents",
-    "merchant_reference",
-    "description",
-)
+PAYMENT_COLUMNS = tuple(c for c in PAYMENT_CSV_COLUMNS if c != "synced_at")
 
 
 def _payment_rows(parameters: ReportParameters) -> Iterator[Row]:
@@ -231,27 +220,7 @@ def _count_refunds(parameters: ReportParameters) -> int:
 
 # --- action log -----------------------------------------------------------------------------
 
-ACTION_LOG_COLUMNS = (
-    "sequence",
-    "created_at",
-    "actor_kind",
-    "actor_name",
-    "actor_roles",
-    "action",
-    "target_type",
-    "target_id",
-    "outcome",
-    "reason",
-    "params",
-    "api_status",
-    "api_error_code",
-    "api_error_message",
-    "request_id",
-    "client_ip",
-    "user_agent",
-    "prev_hash",
-    "hash",
-)
+ACTION_LOG_COLUMNS = EXPORT_COLUMNS
 
 
 def _action_log_rows(parameters: ReportParameters) -> Iterator[Row]:
