@@ -20,10 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from kombu import Connection
 from playwright.sync_api import expect
 
 from apps.approvals.models import RefundRequest, RequestStatus
 from apps.audit.models import AuditEntry
+from apps.events.intake import declare_topology
 from apps.payments.models import Payment
 from devtools.standin.server import start_standin
 from tests.conftest import ARTIFACTS, watch_page
@@ -50,6 +52,7 @@ def screenshot(page, name: str) -> None:
 class World:
     standin: object
     worker: object
+    bus: object
 
     def settled_payment(self, **fields) -> Payment:
         """A payment made at the stand-in, once its events have reached the read model."""
@@ -57,16 +60,29 @@ class World:
         remote = self.standin.services.create_payment(
             status="settled", account_id=account.account_id, **fields
         )
-        wait_until(
-            lambda: Payment.objects.filter(pk=remote.payment_id, status="settled").exists(),
-            timeout=60,
-        )
+        try:
+            wait_until(
+                lambda: Payment.objects.filter(pk=remote.payment_id, status="settled").exists(),
+                timeout=60,
+            )
+        except AssertionError:
+            from apps.events.models import ReceivedEvent
+
+            raise AssertionError(
+                f"payment {remote.payment_id} not in the read model after 60 s; "
+                f"{ReceivedEvent.objects.count()} events received, "
+                f"{self.bus.ready_messages()} waiting in the queue"
+            ) from None
         return Payment.objects.get(pk=remote.payment_id)
 
 
 @pytest.fixture
 def world(bus, settings):
     """The Go stand-in and a worker with the event intake, all on this test's private bus."""
+    # The portal's queue and its bindings exist before anything is published (as compose
+    # orders it); the worker's intake declares the same topology again, idempotently.
+    with Connection(bus.broker_url) as conn:
+        declare_topology(conn, conn.default_channel, bus.config())
     standin = start_standin(broker_url=bus.broker_url, exchange=bus.exchange, seed=7)
     ARTIFACTS.mkdir(exist_ok=True)
     worker = start_worker(
@@ -80,8 +96,7 @@ def world(bus, settings):
         },
     )
     try:
-        wait_until(bus.queue_exists, timeout=60)  # nothing is published before the intake listens
-        yield World(standin=standin, worker=worker)
+        yield World(standin=standin, worker=worker, bus=bus)
     finally:
         os.killpg(worker.pid, signal.SIGTERM)
         try:
