@@ -23,6 +23,7 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 DATABASE_NAME = "portal"
+PIDS_FILE = ".handle_pids.json"
 _handles: dict[Path, object] = {}
 
 
@@ -38,14 +39,18 @@ def _forget_dead_processes(data_dir: Path) -> None:
     pgserver stops the server when the last registered process exits; a pid
     left behind by a killed process would keep the server running forever.
     """
-    pid_file = data_dir / ".handle_pids.json"
-    try:
-        pids = json.loads(pid_file.read_text())
-    except (FileNotFoundError, ValueError):
-        return
+    pids = _registered_pids(data_dir)
     alive = [pid for pid in pids if _process_exists(pid)]
     if alive != pids:
-        pid_file.write_text(json.dumps(alive))
+        (data_dir / PIDS_FILE).write_text(json.dumps(alive))
+
+
+def _registered_pids(data_dir: Path) -> list[int]:
+    """The processes pgserver has registered as using the server (its own file)."""
+    try:
+        return json.loads((data_dir / PIDS_FILE).read_text())
+    except (FileNotFoundError, ValueError):
+        return []
 
 
 def _process_exists(pid: int) -> bool:
@@ -107,11 +112,7 @@ def stop_when_unused(data_dir: Path | None = None, *, grace_seconds: float = 15.
     deadline = time.monotonic() + grace_seconds
     while True:
         _forget_dead_processes(data_dir)
-        try:
-            pids = json.loads((data_dir / ".handle_pids.json").read_text())
-        except (FileNotFoundError, ValueError):
-            pids = []
-        if not pids:
+        if not _registered_pids(data_dir):
             break
         if time.monotonic() > deadline:
             return False

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_safe
 
 from apps.accounts import selectors, services
 from apps.accounts.tables import AccountTable
-from apps.approvals.views import freeze_panel_context
+from apps.approvals.panels import freeze_panel_context
 from apps.events.selectors import timeline_for
 from apps.home.csv_export import csv_response
 from apps.identity.access import require_roles

@@ -22,14 +22,14 @@ from django.views.decorators.http import require_POST, require_safe
 from apps.accounts.selectors import account_detail
 from apps.approvals import selectors, services
 from apps.approvals.errors import ApprovalError, ReauthenticationRequired
-from apps.approvals.forms import DecisionForm, FreezeRequestForm, RefundRequestForm, amount_step
+from apps.approvals.forms import DecisionForm, FreezeRequestForm, RefundRequestForm
 from apps.approvals.models import ApprovalRequest, FreezeAction
+from apps.approvals.panels import POLL_SECONDS, freeze_panel_context, refund_panel_context
 from apps.identity.access import require_roles, require_writer
 from apps.identity.roles import Role
 from apps.identity.selectors import authenticated_at, recent_sign_in
 from apps.payments.selectors import payment_detail
 
-POLL_SECONDS = 3
 QUEUE_POLL_SECONDS = 10
 
 
@@ -170,23 +170,6 @@ def request_status(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
 # --- requesting ----------------------------------------------------------------------
 
 
-def _refund_panel_context(request: HttpRequest, payment, form=None) -> dict:
-    return {
-        "payment": payment,
-        "refund_requests": list(selectors.refund_requests_for_payment(payment.payment_id)),
-        "refund_form": form or RefundRequestForm(payment=payment),
-        "payment_refundable": payment.status in services.REFUNDABLE_PAYMENT_STATUSES,
-        "amount_step": amount_step(payment.currency),
-        "can_request_refund": request.user.has_role(Role.AGENT, Role.MANAGER),
-        "poll_seconds": POLL_SECONDS,
-    }
-
-
-def refund_panel_context(request: HttpRequest, payment) -> dict:
-    """For the payment page: its refund requests and, for agents and managers, the form."""
-    return _refund_panel_context(request, payment)
-
-
 @require_writer
 @require_safe
 def check_refund_amount(request: HttpRequest, payment_id: uuid.UUID) -> HttpResponse:
@@ -223,13 +206,13 @@ def request_refund(request: HttpRequest, payment_id: uuid.UUID) -> HttpResponse:
             if not request.htmx:
                 messages.success(request, text)
                 return redirect("payments:detail", payment_id=payment.payment_id)
-            context = _refund_panel_context(request, payment)
+            context = refund_panel_context(request, payment)
             context.update({"notice": text, "created": created})
             return render(request, "approvals/refund_panel.html#refund-panel", context)
     if not request.htmx:
         messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
         return redirect("payments:detail", payment_id=payment.payment_id)
-    context = _refund_panel_context(request, payment, form)
+    context = refund_panel_context(request, payment, form)
     context["form_open"] = True
     return render(request, "approvals/refund_panel.html#refund-panel", context, status=422)
 
@@ -242,27 +225,8 @@ def payment_requests(request: HttpRequest, payment_id: uuid.UUID) -> HttpRespons
     return render(
         request,
         "approvals/refund_panel.html#payment-requests",
-        _refund_panel_context(request, payment),
+        refund_panel_context(request, payment),
     )
-
-
-def freeze_panel_context(request: HttpRequest, account) -> dict:
-    """For the account page: its freeze requests and, for agents and managers, the form."""
-    freeze_requests = list(selectors.freeze_requests_for_account(account.account_id))
-    open_request = next((r for r in freeze_requests if r.is_open), None)
-    action = FreezeAction.UNFREEZE if account.status == "frozen" else FreezeAction.FREEZE
-    return {
-        "account": account,
-        "freeze_requests": freeze_requests,
-        "freeze_action": action,
-        "freeze_form": FreezeRequestForm(initial={"action": action}),
-        "can_request_freeze": (
-            request.user.has_role(Role.AGENT, Role.MANAGER)
-            and open_request is None
-            and account.status in ("active", "frozen")
-        ),
-        "poll_seconds": POLL_SECONDS,
-    }
 
 
 @require_writer

@@ -9,7 +9,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_safe
 
-from apps.approvals.views import refund_panel_context
+from apps.approvals.panels import refund_panel_context
 from apps.events.selectors import timeline_for
 from apps.home.csv_export import csv_response
 from apps.identity.access import require_roles
