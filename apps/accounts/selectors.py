@@ -11,7 +11,7 @@ from django.http import Http404
 from apps.accounts.filters import AccountFilter
 from apps.accounts.models import Account
 from apps.events.selectors import newest_applied_at
-from apps.home.paging import KeysetPage, bounded_count, keyset_page
+from apps.home.paging import KeysetPage, SortedView, bounded_count, keyset_page, sorted_view
 from apps.payments.models import Payment
 
 ACCOUNT_SORTS = {
@@ -33,21 +33,25 @@ class AccountListing:
 
 
 def account_listing(params, *, page_size: int = 50) -> AccountListing:
-    filters = AccountFilter(params, queryset=Account.objects.all())
-    queryset = filters.qs if filters.is_valid() else Account.objects.none()
-    sort = params.get("sort") if params.get("sort") in ACCOUNT_SORTS else DEFAULT_SORT
-    field, descending = ACCOUNT_SORTS[sort]
+    view = accounts_view(params)
     page = keyset_page(
-        queryset,
-        field=field,
-        descending=descending,
+        view.queryset,
+        field=view.field,
+        descending=view.descending,
         pk="account_id",
         after=params.get("after"),
         before=params.get("before"),
         size=page_size,
     )
-    count, exact = bounded_count(queryset)
-    return AccountListing(filters=filters, page=page, count=count, count_exact=exact, sort=sort)
+    count, exact = bounded_count(view.queryset)
+    return AccountListing(
+        filters=view.filters, page=page, count=count, count_exact=exact, sort=view.sort
+    )
+
+
+def accounts_view(params) -> SortedView:
+    """The accounts list's filters and sort applied (its pages and its CSV export)."""
+    return sorted_view(AccountFilter, Account.objects.all(), params, ACCOUNT_SORTS, DEFAULT_SORT)
 
 
 def newest_sync():

@@ -8,11 +8,9 @@ from typing import Any
 
 from django.http import HttpRequest, QueryDict
 
-from apps.accounts.filters import AccountFilter
-from apps.accounts.models import Account
-from apps.accounts.selectors import ACCOUNT_SORTS, DEFAULT_SORT
+from apps.accounts import selectors
 from apps.audit.services import Actor, record
-from apps.home.csv_export import csv_lines
+from apps.home.csv_export import csv_lines, export_filters
 from apps.payments.currencies import to_major_units
 
 COLUMNS = (
@@ -33,20 +31,13 @@ def export_accounts_csv(
     *, user: Any, params: QueryDict, request: HttpRequest | None = None
 ) -> Iterator[str]:
     """Exactly the filtered, sorted accounts view as CSV, streamed; recorded first."""
-    filters = AccountFilter(params, queryset=Account.objects.all())
-    queryset = filters.qs if filters.is_valid() else Account.objects.none()
-    sort = params.get("sort") if params.get("sort") in ACCOUNT_SORTS else DEFAULT_SORT
-    field, descending = ACCOUNT_SORTS[sort]
-    prefix = "-" if descending else ""
-    queryset = queryset.order_by(f"{prefix}{field}", f"{prefix}account_id")
+    view = selectors.accounts_view(params)
+    queryset = view.ordered("account_id")
     record(
         action="accounts.export",
         actor=Actor.for_user(user),
         target_type="account_list",
-        params={
-            "filters": {k: v for k, v in params.items() if k not in {"format", "after", "before"}},
-            "sort": sort,
-        },
+        params={"filters": export_filters(params), "sort": view.sort},
         request=request,
     )
 

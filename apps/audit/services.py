@@ -314,16 +314,14 @@ EXPORT_COLUMNS = (
 def export_entries_csv(*, user: Any, params: Any, request: HttpRequest | None = None):
     """Exactly the filtered view of the log as CSV, streamed; the export is itself recorded."""
     from apps.audit.selectors import filtered_entries
-    from apps.home.csv_export import csv_lines
+    from apps.home.csv_export import csv_lines, export_filters
 
     entries = filtered_entries(user, params)
     record(
         action="audit.export",
         actor=Actor.for_user(user),
         target_type="action_log",
-        params={
-            "filters": {k: v for k, v in params.items() if k not in {"format", "after", "before"}}
-        },
+        params={"filters": export_filters(params)},
         request=request,
     )
     columns = EXPORT_COLUMNS

@@ -38,3 +38,8 @@ def csv_response(lines: Iterator[str], name: str) -> StreamingHttpResponse:
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     response["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.csv"'
     return response
+
+
+def export_filters(params) -> dict[str, str]:
+    """The filters an export was made with, for its action-log entry (paging and format dropped)."""
+    return {k: v for k, v in params.items() if k not in {"format", "after", "before"}}

@@ -98,3 +98,28 @@ def bounded_count(queryset: QuerySet, limit: int = COUNT_LIMIT) -> tuple[int, bo
     """(count, exact): exact up to ``limit``; beyond it the count stops there."""
     counted = queryset.order_by().values("pk")[: limit + 1].count()
     return min(counted, limit), counted <= limit
+
+
+@dataclass(frozen=True)
+class SortedView:
+    """A list's rows as its filters and sort select them: one source for its page and its export."""
+
+    filters: Any
+    queryset: QuerySet  # filtered, not yet ordered
+    sort: str
+    field: str
+    descending: bool
+
+    def ordered(self, pk: str) -> QuerySet:
+        """Every matching row in the list's order (``pk`` breaks ties, as the pages do)."""
+        prefix = "-" if self.descending else ""
+        return self.queryset.order_by(f"{prefix}{self.field}", f"{prefix}{pk}")
+
+
+def sorted_view(filter_class, queryset: QuerySet, params, sorts: dict, default: str) -> SortedView:
+    """Apply a list's filters (nothing matches when they are invalid) and pick its sort."""
+    filters = filter_class(params, queryset=queryset)
+    matching = filters.qs if filters.is_valid() else queryset.none()
+    sort = params.get("sort") if params.get("sort") in sorts else default
+    field, descending = sorts[sort]
+    return SortedView(filters, matching, sort, field, descending)

@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from apps.events.selectors import newest_applied_at
-from apps.home.paging import KeysetPage, bounded_count, keyset_page
+from apps.home.paging import KeysetPage, SortedView, bounded_count, keyset_page, sorted_view
 from apps.payments.filters import PaymentFilter
 from apps.payments.models import Payment, Refund
 
@@ -34,21 +34,25 @@ class PaymentListing:
 
 def payment_listing(params, *, page_size: int = 50) -> PaymentListing:
     """The payments matching ``params`` (filters, search, sort, cursor): one page and a bounded count."""
-    filters = PaymentFilter(params, queryset=Payment.objects.all())
-    queryset = filters.qs if filters.is_valid() else Payment.objects.none()
-    sort = params.get("sort") if params.get("sort") in PAYMENT_SORTS else DEFAULT_SORT
-    field, descending = PAYMENT_SORTS[sort]
+    view = payments_view(params)
     page = keyset_page(
-        queryset.select_related("account"),
-        field=field,
-        descending=descending,
+        view.queryset.select_related("account"),
+        field=view.field,
+        descending=view.descending,
         pk="payment_id",
         after=params.get("after"),
         before=params.get("before"),
         size=page_size,
     )
-    count, exact = bounded_count(queryset)
-    return PaymentListing(filters=filters, page=page, count=count, count_exact=exact, sort=sort)
+    count, exact = bounded_count(view.queryset)
+    return PaymentListing(
+        filters=view.filters, page=page, count=count, count_exact=exact, sort=view.sort
+    )
+
+
+def payments_view(params) -> SortedView:
+    """The payments list's filters and sort applied (its pages and its CSV export)."""
+    return sorted_view(PaymentFilter, Payment.objects.all(), params, PAYMENT_SORTS, DEFAULT_SORT)
 
 
 def newest_sync() -> object:
@@ -84,23 +88,27 @@ class RefundListing:
 
 
 def refund_listing(params, *, page_size: int = 50) -> RefundListing:
-    from apps.payments.refund_filters import RefundFilter
-
-    filters = RefundFilter(params, queryset=Refund.objects.all())
-    queryset = filters.qs if filters.is_valid() else Refund.objects.none()
-    sort = params.get("sort") if params.get("sort") in REFUND_SORTS else DEFAULT_SORT
-    field, descending = REFUND_SORTS[sort]
+    view = refunds_view(params)
     page = keyset_page(
-        queryset.select_related("payment"),
-        field=field,
-        descending=descending,
+        view.queryset.select_related("payment"),
+        field=view.field,
+        descending=view.descending,
         pk="refund_id",
         after=params.get("after"),
         before=params.get("before"),
         size=page_size,
     )
-    count, exact = bounded_count(queryset)
-    return RefundListing(filters=filters, page=page, count=count, count_exact=exact, sort=sort)
+    count, exact = bounded_count(view.queryset)
+    return RefundListing(
+        filters=view.filters, page=page, count=count, count_exact=exact, sort=view.sort
+    )
+
+
+def refunds_view(params) -> SortedView:
+    """The refunds list's filters and sort applied (its pages and its CSV export)."""
+    from apps.payments.refund_filters import RefundFilter
+
+    return sorted_view(RefundFilter, Refund.objects.all(), params, REFUND_SORTS, DEFAULT_SORT)
 
 
 def newest_refund_sync():

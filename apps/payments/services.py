@@ -9,11 +9,9 @@ from typing import Any
 from django.http import HttpRequest, QueryDict
 
 from apps.audit.services import Actor, record
-from apps.home.csv_export import csv_lines
+from apps.home.csv_export import csv_lines, export_filters
+from apps.payments import selectors
 from apps.payments.currencies import to_major_units
-from apps.payments.filters import PaymentFilter
-from apps.payments.models import Payment, Refund
-from apps.payments.selectors import DEFAULT_SORT, PAYMENT_SORTS
 
 CSV_COLUMNS = (
     "payment_id",
@@ -39,20 +37,13 @@ def export_payments_csv(
 
     The export is recorded (with its filters) before the first row is sent.
     """
-    filters = PaymentFilter(params, queryset=Payment.objects.all())
-    queryset = filters.qs if filters.is_valid() else Payment.objects.none()
-    sort = params.get("sort") if params.get("sort") in PAYMENT_SORTS else DEFAULT_SORT
-    field, descending = PAYMENT_SORTS[sort]
-    prefix = "-" if descending else ""
-    queryset = queryset.order_by(f"{prefix}{field}", f"{prefix}payment_id")
+    view = selectors.payments_view(params)
+    queryset = view.ordered("payment_id")
     record(
         action="payments.export",
         actor=Actor.for_user(user),
         target_type="payment_list",
-        params={
-            "filters": {k: v for k, v in params.items() if k not in {"format", "after", "before"}},
-            "sort": sort,
-        },
+        params={"filters": export_filters(params), "sort": view.sort},
         request=request,
     )
 
@@ -106,23 +97,13 @@ def export_refunds_csv(
     *, user: Any, params: QueryDict, request: HttpRequest | None = None
 ) -> Iterator[str]:
     """Exactly the filtered, sorted refunds view as CSV, streamed; recorded first."""
-    from apps.payments.refund_filters import RefundFilter
-    from apps.payments.selectors import REFUND_SORTS
-
-    filters = RefundFilter(params, queryset=Refund.objects.all())
-    queryset = filters.qs if filters.is_valid() else Refund.objects.none()
-    sort = params.get("sort") if params.get("sort") in REFUND_SORTS else DEFAULT_SORT
-    field, descending = REFUND_SORTS[sort]
-    prefix = "-" if descending else ""
-    queryset = queryset.order_by(f"{prefix}{field}", f"{prefix}refund_id")
+    view = selectors.refunds_view(params)
+    queryset = view.ordered("refund_id")
     record(
         action="refunds.export",
         actor=Actor.for_user(user),
         target_type="refund_list",
-        params={
-            "filters": {k: v for k, v in params.items() if k not in {"format", "after", "before"}},
-            "sort": sort,
-        },
+        params={"filters": export_filters(params), "sort": view.sort},
         request=request,
     )
     columns = (
