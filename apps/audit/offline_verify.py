@@ -251,6 +251,9 @@ class ChainWalk:
     prev_hash: str = GENESIS_HASH
     checkpoints: dict[int, str] = field(default_factory=dict)
     partial: bool = False
+    # Entries recording a digest's writing name digests that must be among ``digests``
+    # (off when only some digests are given: the portal's incremental run).
+    every_digest_given: bool = True
     checked: int = 0
     digest_records: dict[int, tuple[int, str]] = field(default_factory=dict)
 
@@ -339,6 +342,8 @@ class ChainWalk:
                     entry=self.next_sequence,
                     digest=last.number,
                 )
+        if not self.every_digest_given:
+            return None
         present = {d.number: d for d in self.digests}
         for number, (sequence, recorded_hash) in sorted(self.digest_records.items()):
             digest = present.get(number)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -27,7 +27,12 @@ from django.utils import timezone
 
 from apps.audit import offline_verify
 from apps.audit.models import AuditCheckpoint, AuditDigest, AuditEntry
-from apps.audit.signing import configured_public_key, configured_signing_key
+from apps.audit.signing import (
+    DigestsOff,
+    configured_public_key,
+    configured_signing_key,
+    public_key_pem,
+)
 from portal.request_id import current_request_id
 
 logger = logging.getLogger("portal.audit")
@@ -269,7 +274,8 @@ def verify_chain(
     expected_prev = checkpoint.verified_hash if checkpoint else GENESIS_HASH
     digests: list[offline_verify.Digest] = []
     failure: offline_verify.Failure | None = None
-    if against_digests and configured_public_key() is not None:
+    against_digests = against_digests and configured_public_key() is not None
+    if against_digests:
         digests, failure = stored_digests(latest_only=not full)
     if digests and not full and digests[-1].first_sequence < expected_sequence:
         anchor = digests[-1]
@@ -279,6 +285,7 @@ def verify_chain(
         next_sequence=expected_sequence,
         prev_hash=expected_prev,
         checkpoints={checkpoint.verified_through: checkpoint.verified_hash} if checkpoint else {},
+        every_digest_given=full and against_digests,
     )
     started_from = expected_sequence
     if failure is None:
@@ -355,6 +362,7 @@ def write_digest(*, actor: Actor | None = None) -> AuditDigest:
         number = previous.number + 1 if previous else 1
         walk = offline_verify.ChainWalk(
             [],
+            every_digest_given=False,
             next_sequence=previous.last_sequence + 1 if previous else 1,
             prev_hash=previous.chain_head_hash if previous else GENESIS_HASH,
         )
@@ -605,6 +613,102 @@ def export_entries_csv(*, user: Any, params: Any, request: HttpRequest | None = 
             ]
 
     return csv_lines(columns, rows())
+
+
+def export_entries_jsonl(
+    *,
+    actor: Actor,
+    user: Any | None = None,
+    params: Any = None,
+    request: HttpRequest | None = None,
+) -> Iterator[str]:
+    """The log as JSON Lines with each entry's hash inputs, in chain order; the export is recorded.
+
+    What ``python -m apps.audit.offline_verify`` reads. With ``user``, the
+    entries that person may see through ``params`` (the web view's filters);
+    without, the whole log (``manage.py audit export --jsonl``).
+    """
+    from apps.audit.selectors import filtered_entries
+    from apps.home.csv_export import export_filters
+
+    filters = export_filters(params) if params is not None else {}
+    entries = filtered_entries(user, params) if user is not None else AuditEntry.objects.all()
+    record(
+        action="audit.export",
+        actor=actor,
+        target_type="action_log",
+        params={"filters": filters, "format": "jsonl"},
+        request=request,
+    )
+    public_key = configured_public_key()
+    header = {
+        "format": offline_verify.EXPORT_FORMAT,
+        "exported_at": _timestamp(timezone.now()),
+        "filters": filters,
+        "public_key_fingerprint": (
+            offline_verify.public_key_fingerprint(public_key) if public_key else None
+        ),
+    }
+
+    def lines() -> Iterator[str]:
+        yield json.dumps(header, sort_keys=True) + "\n"
+        for entry in entries.order_by("sequence").iterator(chunk_size=2_000):
+            line = hash_inputs(entry) | {"hash": entry.hash}
+            yield json.dumps(line, sort_keys=True, ensure_ascii=False) + "\n"
+
+    return lines()
+
+
+@dataclass(frozen=True)
+class DigestFile:
+    name: str
+    content: bytes
+
+
+def digest_files(*, actor: Actor, request: HttpRequest | None = None) -> list[DigestFile]:
+    """Every signed digest as the store holds it, and the public key (``public-key.pem``).
+
+    For auditors (the portal's digests page, ``manage.py audit digests-export``):
+    the material ``offline_verify`` needs besides the export. Recorded.
+    """
+    public_key = configured_public_key()
+    if public_key is None:
+        raise DigestsOff("Signed digests are off: there is nothing to export.")
+    storage = digest_storage()
+    files = [DigestFile(PUBLIC_KEY_FILE_NAME, public_key_pem(public_key))]
+    names = AuditDigest.objects.filter(stored_at__isnull=False).order_by("number")
+    for digest in names:
+        with storage.open(digest.file_name, "rb") as handle:
+            files.append(DigestFile(digest.file_name, handle.read()))
+    record(
+        action="audit.digests.export",
+        actor=actor,
+        target_type="action_log",
+        params={"digests": len(files) - 1},
+        request=request,
+    )
+    return files
+
+
+PUBLIC_KEY_FILE_NAME = "public-key.pem"
+
+
+def digest_file(*, number: int, actor: Actor, request: HttpRequest | None = None) -> DigestFile:
+    """One signed digest from the store, for an auditor to download; recorded."""
+    digest = AuditDigest.objects.filter(number=number, stored_at__isnull=False).first()
+    if digest is None:
+        raise AuditDigest.DoesNotExist(f"No stored digest #{number}.")
+    with digest_storage().open(digest.file_name, "rb") as handle:
+        content = handle.read()
+    record(
+        action="audit.digests.export",
+        actor=actor,
+        target_type="audit_digest",
+        target_id=str(number),
+        params={"digests": 1},
+        request=request,
+    )
+    return DigestFile(digest.file_name, content)
 
 
 def request_verification(*, user: Any, request: HttpRequest | None = None) -> None:
