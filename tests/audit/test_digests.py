@@ -7,6 +7,7 @@ so can an auditor's own machine with the export, the digests and the public key.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from io import StringIO
 from pathlib import Path
@@ -61,6 +62,7 @@ def superuser_rewrite(sequence: int, reason: str) -> None:
 
 def export_for_auditor(tmp_path: Path) -> tuple[Path, Path, Path]:
     """What an auditor takes home: the JSON Lines export, the digests and the public key."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     export = tmp_path / "action-log.jsonl"
     call_command("audit", "export", "--jsonl", str(export), stdout=StringIO())
     digests = tmp_path / "digests"
@@ -70,8 +72,6 @@ def export_for_auditor(tmp_path: Path) -> tuple[Path, Path, Path]:
 
 def offline(export: Path, digests: Path, key: Path, *extra: str) -> tuple[int, str]:
     out = StringIO()
-    import contextlib
-
     with contextlib.redirect_stdout(out):
         code = offline_verify.main([str(export), str(digests), "--public-key", str(key), *extra])
     return code, out.getvalue()
