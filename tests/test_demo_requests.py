@@ -45,6 +45,7 @@ def test_a_second_run_adds_nothing(read_models):
     assert (RefundRequest.objects.count(), FreezeRequest.objects.count()) == before
 
 
-def test_the_demo_signs_its_first_digest_once(read_models, digests_on):
+@pytest.mark.usefixtures("digests_on")
+def test_the_demo_signs_its_first_digest_once(read_models):
     assert "signed digest #1" in demo_requests.first_digest()
     assert demo_requests.first_digest() == "signed digests: already written"

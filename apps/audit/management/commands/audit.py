@@ -84,9 +84,13 @@ class Command(BaseCommand):
             digest = write_digest(actor=actor)
         except DigestRefused as refused:
             raise CommandError(f"no digest signed: {refused}", returncode=3) from None
+        covered = (
+            f"entries #{digest.first_sequence} to #{digest.last_sequence} ({digest.entry_count})"
+            if digest.entry_count
+            else "no entries (an empty period)"
+        )
         self.stdout.write(
-            f"Digest #{digest.number}: entries #{digest.first_sequence} to "
-            f"#{digest.last_sequence} ({digest.entry_count}), signed by {digest.key_fingerprint}."
+            f"Digest #{digest.number}: {covered}, signed by {digest.key_fingerprint}."
         )
 
     def _export(self, actor: Actor, *, jsonl: str, **_) -> None:
