@@ -322,9 +322,17 @@ REPORTS_RETENTION_DAYS = env_int("REPORTS_RETENTION_DAYS", 7)
 REPORTS_TASK_TIME_LIMIT = env_int("REPORTS_TASK_TIME_LIMIT", 3600)
 
 
-def file_storage(prefix: str, local_location: Path, default_s3_prefix: str) -> dict:
-    """Files on the local disk, or in an S3-compatible bucket when ``<PREFIX>_S3_BUCKET`` is set."""
-    bucket = env_str(f"{prefix}_S3_BUCKET")
+def file_storage(
+    local_location: Path,
+    *,
+    bucket: str,
+    prefix: str,
+    endpoint_url: str,
+    region: str,
+    access_key_id: str,
+    secret_access_key: str,
+) -> dict:
+    """Files on the local disk, or in an S3-compatible bucket when one is named."""
     if not bucket:
         return {
             "BACKEND": "django.core.files.storage.FileSystemStorage",
@@ -332,22 +340,30 @@ def file_storage(prefix: str, local_location: Path, default_s3_prefix: str) -> d
         }
     options = {
         "bucket_name": bucket,
-        "location": env_str(f"{prefix}_S3_PREFIX", default_s3_prefix),
-        "endpoint_url": env_str(f"{prefix}_S3_ENDPOINT_URL") or None,
-        "region_name": env_str(f"{prefix}_S3_REGION") or None,
+        "location": prefix,
+        "endpoint_url": endpoint_url or None,
+        "region_name": region or None,
         "file_overwrite": False,
         "default_acl": None,
     }
     # Without keys, boto3's own chain applies (AWS_* variables, instance or pod role).
-    if env_str(f"{prefix}_S3_ACCESS_KEY_ID"):
-        options["access_key"] = env_str(f"{prefix}_S3_ACCESS_KEY_ID")
-        options["secret_key"] = env_str(f"{prefix}_S3_SECRET_ACCESS_KEY")
+    if access_key_id:
+        options["access_key"] = access_key_id
+        options["secret_key"] = secret_access_key
     return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}
 
 
 def reports_storage(media_root: Path) -> dict:
     """Report files: the local disk under MEDIA_ROOT, or an S3-compatible bucket when named."""
-    return file_storage("REPORTS", media_root / "reports", "reports")
+    return file_storage(
+        media_root / "reports",
+        bucket=env_str("REPORTS_S3_BUCKET"),
+        prefix=env_str("REPORTS_S3_PREFIX", "reports"),
+        endpoint_url=env_str("REPORTS_S3_ENDPOINT_URL"),
+        region=env_str("REPORTS_S3_REGION"),
+        access_key_id=env_str("REPORTS_S3_ACCESS_KEY_ID"),
+        secret_access_key=env_str("REPORTS_S3_SECRET_ACCESS_KEY"),
+    )
 
 
 STORAGES["reports"] = reports_storage(MEDIA_ROOT)
@@ -367,9 +383,13 @@ if not AUDIT_SIGNING_KEY and env_str("AUDIT_SIGNING_KEY_FILE"):
 
         raise ImproperlyConfigured(f"AUDIT_SIGNING_KEY_FILE cannot be read: {_error}") from None
 STORAGES["audit_digests"] = file_storage(
-    "AUDIT_DIGESTS",
     Path(env_str("AUDIT_DIGESTS_DIR", str(MEDIA_ROOT / "audit-digests"))),
-    "audit-digests",
+    bucket=env_str("AUDIT_DIGESTS_S3_BUCKET"),
+    prefix=env_str("AUDIT_DIGESTS_S3_PREFIX", "audit-digests"),
+    endpoint_url=env_str("AUDIT_DIGESTS_S3_ENDPOINT_URL"),
+    region=env_str("AUDIT_DIGESTS_S3_REGION"),
+    access_key_id=env_str("AUDIT_DIGESTS_S3_ACCESS_KEY_ID"),
+    secret_access_key=env_str("AUDIT_DIGESTS_S3_SECRET_ACCESS_KEY"),
 )
 if AUDIT_DIGEST_MINUTES > 0:
     CELERY_BEAT_SCHEDULE["audit-write-digest"] = {
