@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import bisect
 import hashlib
 import json
 import sys
@@ -258,15 +259,19 @@ class ChainWalk:
     digest_records: dict[int, tuple[int, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self._by_start = sorted(self.digests, key=lambda d: d.first_sequence)
+        # Empty digests cover nothing; leaving them out keeps first_sequence strictly increasing.
+        self._by_start = sorted(
+            (d for d in self.digests if d.count), key=lambda d: d.first_sequence
+        )
+        self._starts = [d.first_sequence for d in self._by_start]
         self._index = 0
 
     def _digest_for(self, sequence: int) -> Digest | None:
         digests = self._by_start
         if self.partial:  # entries may jump: search
-            for digest in digests:
-                if digest.first_sequence <= sequence <= digest.last_sequence:
-                    return digest
+            index = bisect.bisect_right(self._starts, sequence) - 1
+            if index >= 0 and sequence <= digests[index].last_sequence:
+                return digests[index]
             return None
         while self._index < len(digests) and digests[self._index].last_sequence < sequence:
             self._index += 1

@@ -336,6 +336,10 @@ class DigestRefused(Exception):
     """The entries to sign do not verify: nothing is signed over a broken chain."""
 
 
+class DigestStoreConflict(Exception):
+    """A file of that number is already in the store with other contents (never overwritten)."""
+
+
 @not_audited(reason="names the store")
 def digest_storage() -> Storage:
     """``STORAGES["audit_digests"]``, looked up at each use (tests and reloads change it)."""
@@ -476,10 +480,6 @@ def _store_digest(digest: AuditDigest) -> None:
     AuditDigest.objects.filter(pk=digest.pk).update(stored_at=timezone.now())
 
 
-class DigestStoreConflict(Exception):
-    pass
-
-
 @not_audited(reason="delivers files of digests whose writing was recorded")
 def store_pending_digests() -> int:
     """Deliver digests whose file did not reach the store (it was down): the next run retries."""
@@ -503,8 +503,8 @@ def stored_digests(
     keys = {offline_verify.public_key_fingerprint(public_key): public_key}
     storage = digest_storage()
     rows = AuditDigest.objects.order_by("number")
-    if latest_only:
-        rows = rows.reverse()[:1]
+    if latest_only:  # the newest delivered one (store_pending_digests delivers the others)
+        rows = rows.filter(stored_at__isnull=False).reverse()[:1]
     digests: list[offline_verify.Digest] = []
     for row in rows:
         if row.stored_at is None:
