@@ -168,6 +168,7 @@ def command_demo(args: list[str]) -> int:
         env.setdefault(name, value)
     say("Preparing the database (embedded PostgreSQL unless DATABASE_URL is set)")
     (ROOT / ".local").mkdir(exist_ok=True)
+    _demo_signing_key(env)
     run(PYTHON, "manage.py", "migrate", "--no-input", env=env)
     # The Go stand-in must publish where the portal consumes: with no broker configured
     # that is the embedded one, whose URL only the portal's settings know.
@@ -209,6 +210,27 @@ def command_demo(args: list[str]) -> int:
         stop = "from portal.embedded_postgres import stop_when_unused; stop_when_unused()"
         subprocess.run([str(PYTHON), "-c", stop], cwd=ROOT, env=env, check=False)
     return code
+
+
+def _demo_signing_key(env: dict[str, str]) -> None:
+    """Signed digests of the action log in the demo: a development key, made once in .local/.
+
+    Development only; production brings its own AUDIT_SIGNING_KEY (docs/audit.md).
+    """
+    if env.get("AUDIT_SIGNING_KEY") or env.get("AUDIT_SIGNING_KEY_FILE"):
+        return
+    key = ROOT / ".local" / "audit-signing-key.dev.pem"
+    if not key.exists():
+        say(f"Generating a development signing key for the action log's digests ({key})")
+        code = (
+            "import os, sys; from apps.audit.signing import generate_signing_key_pem as g; "
+            "fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600); "
+            "os.write(fd, g()); os.close(fd)"
+        )
+        run(PYTHON, "-c", code, key)
+    env["AUDIT_SIGNING_KEY_FILE"] = str(key)
+    # Digests every 10 minutes in the demo, so an auditor sees some soon.
+    env.setdefault("AUDIT_DIGEST_MINUTES", "10")
 
 
 def _settings_value(name: str, env: dict[str, str]) -> str:

@@ -1,4 +1,8 @@
-"""Action log benchmark: appends per second (1 and 8 writers) and verification speed.
+"""Action log benchmark: appends per second (1 and 8 writers), verification, signed digests.
+
+Then with signed digests on (a throw-away key, a temporary store): signing a
+digest of the whole log, full and incremental verification against it, and
+the offline verifier over a JSON Lines export.
 
     .venv/bin/python -m benchmarks.audit [--entries 200000]
 
@@ -81,6 +85,75 @@ def main() -> None:
     print(
         f"incremental verification after 1,000 new entries: {report.checked:,} checked in {elapsed * 1000:.0f} ms"
     )
+    digests(append)
+
+
+def digests(append) -> None:
+    import contextlib
+    import io
+    import tempfile
+    from pathlib import Path
+
+    from django.core.management import call_command
+    from django.test import override_settings
+
+    from apps.audit import offline_verify
+    from apps.audit.services import verify_chain, write_digest
+    from apps.audit.signing import generate_signing_key_pem
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(Path(tmp) / "store")},
+        }
+        from django.conf import settings
+
+        with override_settings(
+            AUDIT_SIGNING_KEY=generate_signing_key_pem().decode(),
+            AUDIT_DIGEST_MINUTES=60,
+            STORAGES={**settings.STORAGES, "audit_digests": store},
+        ):
+            started = time.perf_counter()
+            digest = write_digest()
+            elapsed = time.perf_counter() - started
+            size = len(digest.document.encode())
+            print(
+                f"signing a digest of {digest.entry_count:,} entries: {elapsed:.2f}s, "
+                f"file {size / 1_048_576:.1f} MiB"
+            )
+            started = time.perf_counter()
+            report = verify_chain(full=True)
+            elapsed = time.perf_counter() - started
+            print(
+                f"full verification against the digest: {report.checked:,} entries in {elapsed:.2f}s "
+                f"= {report.checked / elapsed:,.0f} entries/s (intact: {report.intact})"
+            )
+            append(1_000)
+            write_digest()
+            started = time.perf_counter()
+            report = verify_chain()
+            elapsed = time.perf_counter() - started
+            print(
+                f"incremental verification anchored on the latest digest (1,000 new entries): "
+                f"{report.checked:,} checked in {elapsed * 1000:.0f} ms"
+            )
+            export, directory = Path(tmp) / "log.jsonl", Path(tmp) / "digests"
+            out = io.StringIO()
+            started = time.perf_counter()
+            call_command("audit", "export", "--jsonl", str(export), stdout=out)
+            exported = time.perf_counter() - started
+            call_command("audit", "digests-export", str(directory), stdout=out)
+            started = time.perf_counter()
+            with contextlib.redirect_stdout(out):
+                code = offline_verify.main(
+                    [str(export), str(directory), "--public-key", str(directory / "public-key.pem")]
+                )
+            elapsed = time.perf_counter() - started
+            entries = sum(1 for _ in export.open()) - 1
+            print(
+                f"JSON Lines export of {entries:,} entries: {exported:.2f}s; offline verifier: "
+                f"{elapsed:.2f}s = {entries / elapsed:,.0f} entries/s (exit {code})"
+            )
 
 
 if __name__ == "__main__":

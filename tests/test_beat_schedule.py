@@ -27,6 +27,12 @@ def test_the_action_log_is_verified_on_a_schedule_incrementally_and_in_full():
     assert {bool(e.get("kwargs", {}).get("full")) for e in verifications} == {True, False}
 
 
+def test_the_action_log_is_signed_every_audit_digest_minutes():
+    entry = settings.CELERY_BEAT_SCHEDULE["audit-write-digest"]
+    assert entry["task"] == "apps.audit.tasks.write_audit_digest"
+    assert entry["schedule"] == settings.AUDIT_DIGEST_MINUTES * 60 == 3600
+
+
 @pytest.mark.django_db
 def test_the_scheduled_verification_records_its_result():
     verify_audit_chain()

@@ -8,6 +8,7 @@ from apps.approvals.models import FreezeRequest, RefundRequest, RequestStatus
 from apps.audit.models import AuditEntry
 from devtools import demo_requests
 from tests.approvals.conftest import make_account, make_payment
+from tests.audit.conftest import digests_on  # noqa: F401 — signed digests for one test
 
 pytestmark = pytest.mark.django_db
 
@@ -42,3 +43,9 @@ def test_a_second_run_adds_nothing(read_models):
     before = (RefundRequest.objects.count(), FreezeRequest.objects.count())
     assert demo_requests.seed() == "the demo requests are already there"
     assert (RefundRequest.objects.count(), FreezeRequest.objects.count()) == before
+
+
+@pytest.mark.usefixtures("digests_on")
+def test_the_demo_signs_its_first_digest_once(read_models):
+    assert "signed digest #1" in demo_requests.first_digest()
+    assert demo_requests.first_digest() == "signed digests: already written"

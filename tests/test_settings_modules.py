@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from apps.audit.signing import generate_signing_key_pem
+
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION_ENV = {
     "DJANGO_SETTINGS_MODULE": "portal.settings.production",
@@ -16,6 +18,7 @@ PRODUCTION_ENV = {
     "ALLOWED_HOSTS": "portal.example.com",
     "DATABASE_URL": "postgres://portal:secret@db.internal:5432/portal",
     "CELERY_BROKER_URL": "amqp://portal:secret@mq.internal:5672//",
+    "AUDIT_SIGNING_KEY": generate_signing_key_pem().decode(),
 }
 
 
@@ -68,6 +71,20 @@ def test_production_settings_name_every_missing_variable():
     assert "unset or empty: DJANGO_SECRET_KEY, DATABASE_URL, CELERY_BROKER_URL" in result.stderr, (
         result.stderr
     )
+
+
+def test_production_needs_a_signing_key_while_digests_are_on(tmp_path):
+    without_key = {k: v for k, v in PRODUCTION_ENV.items() if k != "AUDIT_SIGNING_KEY"}
+    result = run_python(LOAD, without_key)
+    assert result.returncode != 0
+    assert "unset or empty: AUDIT_SIGNING_KEY" in result.stderr, result.stderr
+    assert run_python(LOAD, {**without_key, "AUDIT_DIGEST_MINUTES": "0"}).returncode == 0
+    key_file = tmp_path / "audit-signing-key.pem"
+    key_file.write_text(PRODUCTION_ENV["AUDIT_SIGNING_KEY"])
+    from_file = run_python(LOAD, {**without_key, "AUDIT_SIGNING_KEY_FILE": str(key_file)})
+    assert from_file.returncode == 0, from_file.stderr
+    not_ed25519 = run_python(LOAD, {**PRODUCTION_ENV, "AUDIT_SIGNING_KEY": "-----BEGIN nonsense"})
+    assert "AUDIT_SIGNING_KEY: not an unencrypted PEM private key" in not_ed25519.stderr
 
 
 def test_production_rejects_a_database_that_is_not_postgresql():

@@ -62,3 +62,37 @@ class AuditCheckpoint(models.Model):
 
     def __str__(self) -> str:
         return f"verified through #{self.verified_through}"
+
+
+class AuditDigest(models.Model):
+    """A signed digest of the entries written since the previous one (``services.write_digest``).
+
+    The signed file in ``STORAGES["audit_digests"]`` is the authority (it lives
+    outside this database); this row is the portal's copy, for listing and for
+    checking that the two agree. ``document`` holds the file's exact bytes.
+    """
+
+    number = models.BigIntegerField(unique=True)
+    first_sequence = models.BigIntegerField()
+    last_sequence = models.BigIntegerField()
+    entry_count = models.BigIntegerField()
+    chain_head_hash = models.CharField(max_length=64)
+    previous_digest_hash = models.CharField(max_length=64)
+    digest_hash = models.CharField(max_length=64)
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    key_fingerprint = models.CharField(max_length=80)
+    document = models.TextField()
+    stored_at = models.DateTimeField(null=True, help_text="When the file reached the digest store.")
+
+    class Meta:
+        db_table = "audit_digest"
+
+    def __str__(self) -> str:
+        return f"digest #{self.number} (entries #{self.first_sequence} to #{self.last_sequence})"
+
+    @property
+    def file_name(self) -> str:
+        from apps.audit.offline_verify import digest_file_name
+
+        return digest_file_name(self.number)

@@ -9,7 +9,8 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from apps.audit.filters import AuditEntryFilter
-from apps.audit.models import AuditEntry
+from apps.audit.models import AuditDigest, AuditEntry
+from apps.audit.signing import configured_public_key, fingerprint_for_display, public_key_pem
 from apps.home.paging import KeysetPage, bounded_count, keyset_page
 from apps.identity.roles import Role
 
@@ -99,3 +100,35 @@ def entries_between(start: datetime, end: datetime) -> QuerySet[AuditEntry]:
     Unfiltered by person: callers decide who may read the whole log (auditors).
     """
     return AuditEntry.objects.filter(created_at__gte=start, created_at__lt=end).order_by("sequence")
+
+
+@dataclass(frozen=True)
+class SigningStatus:
+    """What the action-log page says about signed digests: the key's fingerprint, the newest digest."""
+
+    fingerprint: str
+    latest: AuditDigest | None
+    interval_minutes: float
+
+
+def signing_status() -> SigningStatus | None:
+    """None when digests are off (no signing key)."""
+    from django.conf import settings
+
+    public_key = configured_public_key()
+    if public_key is None:
+        return None
+    return SigningStatus(
+        fingerprint=fingerprint_for_display(public_key),
+        latest=AuditDigest.objects.order_by("-number").first(),
+        interval_minutes=settings.AUDIT_DIGEST_MINUTES,
+    )
+
+
+def digests_newest_first() -> QuerySet[AuditDigest]:
+    return AuditDigest.objects.defer("document").order_by("-number")
+
+
+def published_public_key_pem() -> bytes | None:
+    public_key = configured_public_key()
+    return public_key_pem(public_key) if public_key else None

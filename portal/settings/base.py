@@ -322,30 +322,80 @@ REPORTS_RETENTION_DAYS = env_int("REPORTS_RETENTION_DAYS", 7)
 REPORTS_TASK_TIME_LIMIT = env_int("REPORTS_TASK_TIME_LIMIT", 3600)
 
 
-def reports_storage(media_root: Path) -> dict:
-    """Report files: the local disk under MEDIA_ROOT, or an S3-compatible bucket when named."""
-    bucket = env_str("REPORTS_S3_BUCKET")
+def file_storage(
+    local_location: Path,
+    *,
+    bucket: str,
+    prefix: str,
+    endpoint_url: str,
+    region: str,
+    access_key_id: str,
+    secret_access_key: str,
+) -> dict:
+    """Files on the local disk, or in an S3-compatible bucket when one is named."""
     if not bucket:
         return {
             "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(media_root / "reports")},
+            "OPTIONS": {"location": str(local_location)},
         }
     options = {
         "bucket_name": bucket,
-        "location": env_str("REPORTS_S3_PREFIX", "reports"),
-        "endpoint_url": env_str("REPORTS_S3_ENDPOINT_URL") or None,
-        "region_name": env_str("REPORTS_S3_REGION") or None,
+        "location": prefix,
+        "endpoint_url": endpoint_url or None,
+        "region_name": region or None,
         "file_overwrite": False,
         "default_acl": None,
     }
     # Without keys, boto3's own chain applies (AWS_* variables, instance or pod role).
-    if env_str("REPORTS_S3_ACCESS_KEY_ID"):
-        options["access_key"] = env_str("REPORTS_S3_ACCESS_KEY_ID")
-        options["secret_key"] = env_str("REPORTS_S3_SECRET_ACCESS_KEY")
+    if access_key_id:
+        options["access_key"] = access_key_id
+        options["secret_key"] = secret_access_key
     return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}
 
 
+def reports_storage(media_root: Path) -> dict:
+    """Report files: the local disk under MEDIA_ROOT, or an S3-compatible bucket when named."""
+    return file_storage(
+        media_root / "reports",
+        bucket=env_str("REPORTS_S3_BUCKET"),
+        prefix=env_str("REPORTS_S3_PREFIX", "reports"),
+        endpoint_url=env_str("REPORTS_S3_ENDPOINT_URL"),
+        region=env_str("REPORTS_S3_REGION"),
+        access_key_id=env_str("REPORTS_S3_ACCESS_KEY_ID"),
+        secret_access_key=env_str("REPORTS_S3_SECRET_ACCESS_KEY"),
+    )
+
+
 STORAGES["reports"] = reports_storage(MEDIA_ROOT)
+
+# --- The action log's signed digests (docs/audit.md) -------------------------------------------
+# Every AUDIT_DIGEST_MINUTES (0: off) a digest of the new entries is signed with the Ed25519 key
+# AUDIT_SIGNING_KEY (PEM text, or a file named by AUDIT_SIGNING_KEY_FILE) and stored in
+# STORAGES["audit_digests"]: AUDIT_DIGESTS_DIR (default MEDIA_ROOT/audit-digests), or an
+# S3-compatible bucket with object lock (AUDIT_DIGESTS_S3_BUCKET, …, like REPORTS_S3_*).
+AUDIT_DIGEST_MINUTES = env_float("AUDIT_DIGEST_MINUTES", 60.0)
+AUDIT_SIGNING_KEY = env_str("AUDIT_SIGNING_KEY")
+if not AUDIT_SIGNING_KEY and env_str("AUDIT_SIGNING_KEY_FILE"):
+    try:
+        AUDIT_SIGNING_KEY = Path(env_str("AUDIT_SIGNING_KEY_FILE")).read_text()
+    except OSError as _error:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(f"AUDIT_SIGNING_KEY_FILE cannot be read: {_error}") from None
+STORAGES["audit_digests"] = file_storage(
+    Path(env_str("AUDIT_DIGESTS_DIR", str(MEDIA_ROOT / "audit-digests"))),
+    bucket=env_str("AUDIT_DIGESTS_S3_BUCKET"),
+    prefix=env_str("AUDIT_DIGESTS_S3_PREFIX", "audit-digests"),
+    endpoint_url=env_str("AUDIT_DIGESTS_S3_ENDPOINT_URL"),
+    region=env_str("AUDIT_DIGESTS_S3_REGION"),
+    access_key_id=env_str("AUDIT_DIGESTS_S3_ACCESS_KEY_ID"),
+    secret_access_key=env_str("AUDIT_DIGESTS_S3_SECRET_ACCESS_KEY"),
+)
+if AUDIT_DIGEST_MINUTES > 0:
+    CELERY_BEAT_SCHEDULE["audit-write-digest"] = {
+        "task": "apps.audit.tasks.write_audit_digest",
+        "schedule": AUDIT_DIGEST_MINUTES * 60,
+    }
 
 # Requests per service and web process, e.g. 600/minute (DRF's rate syntax).
 SERVICE_API_RATE = env_str("SERVICE_API_RATE", "600/minute")

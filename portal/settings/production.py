@@ -13,16 +13,33 @@ from django.core.exceptions import ImproperlyConfigured
 
 from portal.env import env_bool, env_int, env_str
 from portal.settings.base import *  # noqa: F403
-from portal.settings.base import CELERY_BROKER_URL, EVENTS_BROKER_URL, logging_config
+from portal.settings.base import (
+    AUDIT_DIGEST_MINUTES,
+    AUDIT_SIGNING_KEY,
+    CELERY_BROKER_URL,
+    EVENTS_BROKER_URL,
+    logging_config,
+)
 
 REQUIRED = ("DJANGO_SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "CELERY_BROKER_URL")
 _missing = [name for name in REQUIRED if not os.environ.get(name, "").strip()]
+# Signed digests of the action log (on unless AUDIT_DIGEST_MINUTES=0) need the signing key.
+if AUDIT_DIGEST_MINUTES > 0 and not AUDIT_SIGNING_KEY.strip():
+    _missing.append("AUDIT_SIGNING_KEY (or AUDIT_SIGNING_KEY_FILE, or AUDIT_DIGEST_MINUTES=0)")
 if _missing:
     raise ImproperlyConfigured(
         "Production settings need these environment variables, which are unset or empty: "
         + ", ".join(_missing)
         + ". See docs/configuration.md."
     )
+
+if AUDIT_SIGNING_KEY.strip():
+    from apps.audit.signing import InvalidSigningKey, load_signing_key
+
+    try:
+        load_signing_key(AUDIT_SIGNING_KEY)
+    except InvalidSigningKey as _error:
+        raise ImproperlyConfigured(f"AUDIT_SIGNING_KEY: {_error}") from None
 
 DEBUG = False
 PORTAL_ENVIRONMENT = "production"
