@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
@@ -60,11 +61,12 @@ def mirrored_payment(standin, **fields):
 
 
 def send_until_settled(call_id: int, attempts: int = 10) -> str:
-    """What the Celery task does, attempt after attempt, without waiting for the backoff."""
+    """What the Celery task does, attempt after attempt, waiting out each (test-short) backoff."""
     for _ in range(attempts):
         outcome = services.perform_outbound_call(call_id=call_id)
         if outcome.retry_in is None:
             return outcome.status
+        time.sleep(outcome.retry_in)
     raise AssertionError("the call never settled")
 
 

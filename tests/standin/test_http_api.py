@@ -167,6 +167,10 @@ def test_a_timeout_whose_effect_happened_is_safe_to_retry(world):
     )
     with pytest.raises(httpx.TimeoutException):
         refund(running.url, payment.payment_id, "slow", timeout=0.3)
+    # The first call is still running on the service's side: the same key is "in use".
+    in_use = refund(running.url, payment.payment_id, "slow")
+    assert (in_use.status_code, in_use.json()["code"]) == (409, "idempotency_key_in_use")
+    time.sleep(1.0)
     assert refund(running.url, payment.payment_id, "slow").status_code == 202
     assert running.services.effect_count("slow") == 1
 
