@@ -2,72 +2,17 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import pytest
-from django.utils import timezone
 
-from apps.approvals import clients, services
+from apps.approvals import services
 from apps.approvals.models import CallStatus, OutboundCall, RequestStatus
 from apps.payments.models import Payment
-from devtools.standin.server import start_standin
-from tests.approvals.conftest import make_payment
+from tests.approvals.conftest import approved_refund, mirrored_payment, send_until_settled
 from tests.events.conftest import RunningIntake, wait_until
 
 pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def standin(bus, settings):
-    running = start_standin(broker_url=bus.broker_url, exchange=bus.exchange, seed=5)
-    settings.PAYMENTS_API_URL = settings.ACCOUNTS_API_URL = running.url
-    settings.PAYMENTS_API_TOKEN = "payments-token"
-    settings.ACCOUNTS_API_TOKEN = "accounts-token"
-    settings.GO_API_TIMEOUT = 0.5
-    settings.GO_API_CONNECT_TIMEOUT = 0.5
-    clients.reset_clients()
-    yield running
-    running.stop()
-    clients.reset_clients()
-
-
-def approved_refund(agent, manager, payment_id, amount=1_000):
-    refund_request = services.request_refund(
-        requester=agent,
-        payment_id=payment_id,
-        amount_cents=amount,
-        category="duplicate_charge",
-        reason="charged twice",
-    )
-    return services.approve_request(
-        approval_request=refund_request,
-        approver=manager,
-        comment="verified",
-        authenticated_at=timezone.now(),
-    )
-
-
-def mirrored_payment(standin, **fields):
-    """A payment at the stand-in and the same payment in the read model (as the intake would write it)."""
-    remote = standin.services.create_payment(status="settled", **fields)
-    make_payment(
-        payment_id=remote.payment_id,
-        account_id=remote.account_id,
-        amount_cents=remote.amount_cents,
-        currency=remote.currency,
-    )
-    return remote
-
-
-def send_until_settled(call_id: int, attempts: int = 10) -> str:
-    """What the Celery task does, attempt after attempt, waiting out each (test-short) backoff."""
-    for _ in range(attempts):
-        outcome = services.perform_outbound_call(call_id=call_id)
-        if outcome.retry_in is None:
-            return outcome.status
-        time.sleep(outcome.retry_in)
-    raise AssertionError("the call never settled")
 
 
 def test_an_approved_refund_is_sent_once_and_the_request_is_submitted(agent, manager, standin):
