@@ -10,6 +10,8 @@ import hmac
 import json
 import logging
 import re
+import select
+import socket
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -43,15 +45,35 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        pause = (trickle_seconds or 0) / max(len(data), 1)
-        pieces = [data[i : i + 1] for i in range(len(data))] if trickle_seconds else [data]
+        if not trickle_seconds:
+            try:
+                self.wfile.write(data)
+            except OSError:  # the client gave up waiting (its deadline passed)
+                self.close_connection = True
+            return
+        pause = trickle_seconds / max(len(data), 1)
+        for offset in range(len(data)):
+            if self._client_gone(pause):
+                self.close_connection = True
+                return
+            try:
+                self.wfile.write(data[offset : offset + 1])
+            except OSError:
+                self.close_connection = True
+                return
+
+    def _client_gone(self, wait: float) -> bool:
+        """Wait, noticing meanwhile if the client closed the connection (as Go's server does)."""
+        readable, _, _ = select.select([self.connection], [], [], wait)
+        if not readable:
+            return False
         try:
-            for piece in pieces:
-                self.wfile.flush()
-                time.sleep(pause)
-                self.wfile.write(piece)
-        except OSError:  # the client gave up waiting (its deadline passed)
-            self.close_connection = True
+            gone = self.connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
+        if not gone:
+            time.sleep(wait)  # it sent something else; keep the pace
+        return gone
 
     def _body(self) -> Any:
         length = int(self.headers.get("Content-Length") or 0)

@@ -110,7 +110,7 @@ def _backoff_seconds(attempt: int) -> float:
     return random.uniform(0.5, 1.0) * min(cap, base * 2 ** max(attempt - 1, 0))
 
 
-def send_lease() -> timedelta:
+def _send_lease() -> timedelta:
     """How long a claim holds a call: longer than any send can last (connect + deadline + margin)."""
     return timedelta(
         seconds=settings.GO_API_CONNECT_TIMEOUT
@@ -145,7 +145,7 @@ def _claim(call_id: int, now: datetime) -> tuple[OutboundCall | None, bool]:
         "status": CallStatus.SENDING,
         "attempts": F("attempts") + 1,
         "last_attempt_at": now,
-        "claimed_until": now + send_lease(),
+        "claimed_until": now + _send_lease(),
     }
     calls = OutboundCall.objects.filter(pk=call_id)
     if calls.filter(status=CallStatus.PENDING, next_attempt_at__lte=now).update(**claim):
