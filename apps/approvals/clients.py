@@ -153,7 +153,7 @@ class _Watchdog:
     """Shuts a call's socket down when its deadline passes, whatever the call is waiting on.
 
     The socket comes from httpcore's ``trace`` extension (``connect_tcp``
-    hands over the network stream). Shutting it down makes the blocked
+    and ``start_tls`` hand over the network stream). Shutting it down makes the blocked
     read or write return at once; the client then reports a timeout.
     """
 
@@ -167,7 +167,8 @@ class _Watchdog:
         self._timer.start()
 
     def trace(self, event_name: str, info: dict[str, Any]) -> None:
-        if event_name == "connection.connect_tcp.complete":
+        # TLS wraps (and detaches) the TCP socket: follow the stream to the wrapped one.
+        if event_name in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
             stream = info.get("return_value")
             sock = stream.get_extra_info("socket") if stream is not None else None
             with self._lock:
