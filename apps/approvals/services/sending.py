@@ -30,6 +30,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
+from django.db.models.functions import Now
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -140,17 +141,19 @@ def _claim(call_id: int, now: datetime) -> tuple[OutboundCall | None, bool]:
 
     Compare-and-set: the ``UPDATE`` re-checks its condition on the row as it is
     after any concurrent claim commits, so of two claimants exactly one wins.
+    The lease is set and compared on the database's clock, so workers on hosts
+    whose clocks differ still agree on when it runs out.
     """
     claim = {
         "status": CallStatus.SENDING,
         "attempts": F("attempts") + 1,
         "last_attempt_at": now,
-        "claimed_until": now + _send_lease(),
+        "claimed_until": Now() + _send_lease(),
     }
     calls = OutboundCall.objects.filter(pk=call_id)
     if calls.filter(status=CallStatus.PENDING, next_attempt_at__lte=now).update(**claim):
         return calls.get(), False
-    if calls.filter(status=CallStatus.SENDING, claimed_until__lt=now).update(**claim):
+    if calls.filter(status=CallStatus.SENDING, claimed_until__lt=Now()).update(**claim):
         return calls.get(), True
     return None, False
 
