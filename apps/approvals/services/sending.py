@@ -196,25 +196,47 @@ def perform_outbound_call(*, call_id: int) -> CallOutcome:
         reset_request_id(token)
 
 
-def _record_lost_attempt(call: OutboundCall) -> None:
-    """The attempt before this one never reported: its worker died or stalled past the lease."""
-    approval_request = _request_of(call)
+def _record_attempt(
+    approval_request: ApprovalRequest,
+    call: OutboundCall,
+    attempt: int,
+    *,
+    outcome: str,
+    status: int | None = None,
+    error: clients.GoApiError | None = None,
+    reason: str = "",
+    **params: Any,
+) -> None:
+    """One action-log entry per attempt (``*.submit``), numbered with the attempt."""
     _record_on(
         approval_request,
         action=_action(approval_request, "submit"),
         actor=WORKER,
+        outcome=outcome,
+        params={"attempt": attempt, "idempotency_key": call.idempotency_key, **params},
+        api_status=error.status if error else status,
+        api_error_code=error.code if error else "",
+        api_error_message=error.message if error else "",
+        reason=reason,
+    )
+
+
+def _record_lost_attempt(call: OutboundCall) -> None:
+    """The attempt before this one never reported: its worker died or stalled past the lease."""
+    lost = call.attempts - 1
+    _record_attempt(
+        _request_of(call),
+        call,
+        lost,
         outcome=Outcome.FAILED,
-        params={
-            "attempt": call.attempts - 1,
-            "idempotency_key": call.idempotency_key,
-            "transient": True,
-            "lost": True,
-        },
-        api_error_code="lease_expired",
-        api_error_message=(
-            f"Attempt {call.attempts - 1} did not report before its lease ran out "
-            f"(worker stopped); attempt {call.attempts} sends again with the same key."
+        error=clients.TransientApiError(
+            status=None,
+            code="lease_expired",
+            message=f"Attempt {lost} did not report before its lease ran out (worker stopped); "
+            f"attempt {call.attempts} sends again with the same key.",
         ),
+        transient=True,
+        lost=True,
     )
 
 
@@ -232,25 +254,26 @@ def _still_claimed(call_id: int, attempt: int) -> tuple[OutboundCall, bool]:
 
 
 def _record_late_answer(
-    call: OutboundCall, attempt: int, *, outcome: str, status: int | None, detail: str
+    call: OutboundCall,
+    attempt: int,
+    *,
+    answer: clients.ApiAnswer | None = None,
+    error: clients.GoApiError | None = None,
 ) -> CallOutcome:
     """An attempt answered after losing its claim: keep what it heard, overwrite nothing."""
-    approval_request = _request_of(call)
-    _record_on(
-        approval_request,
-        action=_action(approval_request, "submit"),
-        actor=WORKER,
-        outcome=outcome,
-        params={
-            "attempt": attempt,
-            "idempotency_key": call.idempotency_key,
-            "late": True,
-            "current_attempt": call.attempts,
-            "call_status": call.status,
-        },
-        api_status=status,
-        reason=f"Answer of attempt {attempt} arrived after its lease ran out ({detail}); "
+    heard = "accepted" if error is None else f"{error.code}"
+    _record_attempt(
+        _request_of(call),
+        call,
+        attempt,
+        outcome=Outcome.SUCCESS if error is None else Outcome.FAILED,
+        status=answer.status if answer else None,
+        error=error,
+        reason=f"Answer of attempt {attempt} ({heard}) arrived after its lease ran out; "
         "a newer attempt owns the call, so nothing was changed.",
+        late=True,
+        current_attempt=call.attempts,
+        call_status=call.status,
     )
     return CallOutcome(status="superseded")
 
@@ -260,9 +283,7 @@ def _record_acceptance(call_id: int, attempt: int, answer: clients.ApiAnswer) ->
     with transaction.atomic():
         call, holds = _still_claimed(call_id, attempt)
         if not holds:
-            return _record_late_answer(
-                call, attempt, outcome=Outcome.SUCCESS, status=answer.status, detail="accepted"
-            )
+            return _record_late_answer(call, attempt, answer=answer)
         call.status = CallStatus.ACCEPTED
         call.claimed_until = None
         call.last_http_status = answer.status
@@ -288,18 +309,14 @@ def _record_acceptance(call_id: int, attempt: int, answer: clients.ApiAnswer) ->
                     "payments service answered an invalid refund_id for call %s", call_id
                 )
         approval_request.save(update_fields=fields)
-        _record_on(
+        _record_attempt(
             approval_request,
-            action=_action(approval_request, "submit"),
-            actor=WORKER,
+            call,
+            attempt,
             outcome=Outcome.SUCCESS,
-            params={
-                "attempt": attempt,
-                "idempotency_key": call.idempotency_key,
-                "operation": call.operation,
-                "response": answer.body,
-            },
-            api_status=answer.status,
+            status=answer.status,
+            operation=call.operation,
+            response=answer.body,
         )
     return CallOutcome(status=CallStatus.ACCEPTED)
 
@@ -309,13 +326,7 @@ def _record_refusal(call_id: int, attempt: int, error: clients.FinalApiError) ->
     with transaction.atomic():
         call, holds = _still_claimed(call_id, attempt)
         if not holds:
-            return _record_late_answer(
-                call,
-                attempt,
-                outcome=Outcome.FAILED,
-                status=error.status,
-                detail=f"refused: {error.code}",
-            )
+            return _record_late_answer(call, attempt, error=error)
         call.status = CallStatus.REFUSED
         call.claimed_until = None
         call.last_http_status = error.status
@@ -332,19 +343,8 @@ def _record_refusal(call_id: int, attempt: int, error: clients.FinalApiError) ->
             approval_request.save(
                 update_fields=["status", "failure_code", "failure_message", "completed_at"]
             )
-        _record_on(
-            approval_request,
-            action=_action(approval_request, "submit"),
-            actor=WORKER,
-            outcome=Outcome.FAILED,
-            params={
-                "attempt": attempt,
-                "idempotency_key": call.idempotency_key,
-                "final": True,
-            },
-            api_status=error.status,
-            api_error_code=error.code,
-            api_error_message=error.message,
+        _record_attempt(
+            approval_request, call, attempt, outcome=Outcome.FAILED, error=error, final=True
         )
     return CallOutcome(status=CallStatus.REFUSED)
 
@@ -356,13 +356,7 @@ def _record_transient_failure(
     with transaction.atomic():
         call, holds = _still_claimed(call_id, attempt)
         if not holds:
-            return _record_late_answer(
-                call,
-                attempt,
-                outcome=Outcome.FAILED,
-                status=error.status,
-                detail=f"transient: {error.code}",
-            )
+            return _record_late_answer(call, attempt, error=error)
         call.last_http_status = error.status
         call.last_error = f"{error.code}: {error.message}"
         gave_up = call.attempts - call.attempts_before_retry >= settings.GO_API_MAX_ATTEMPTS
@@ -387,21 +381,15 @@ def _record_transient_failure(
                 "A manager can retry; the same idempotency key makes that safe."
             )
             approval_request.save(update_fields=["failure_code", "failure_message"])
-        _record_on(
+        _record_attempt(
             approval_request,
-            action=_action(approval_request, "submit"),
-            actor=WORKER,
+            call,
+            attempt,
             outcome=Outcome.FAILED,
-            params={
-                "attempt": attempt,
-                "idempotency_key": call.idempotency_key,
-                "transient": True,
-                "gave_up": gave_up,
-                "retry_in_seconds": round(retry_in, 2) if retry_in else None,
-            },
-            api_status=error.status,
-            api_error_code=error.code,
-            api_error_message=error.message,
+            error=error,
+            transient=True,
+            gave_up=gave_up,
+            retry_in_seconds=round(retry_in, 2) if retry_in else None,
         )
     return CallOutcome(status=call.status, retry_in=retry_in)
 
