@@ -143,7 +143,7 @@ def test_two_workers_the_sweep_and_a_killed_worker_still_send_one_at_a_time(
     env = {
         "PAYMENTS_API_URL": standin.url,
         "PAYMENTS_API_TOKEN": "payments-token",
-        "GO_API_TIMEOUT": "4",
+        "GO_API_TIMEOUT": "6",
         "GO_API_CONNECT_TIMEOUT": "1",
         "GO_API_LEASE_MARGIN_SECONDS": "1",
         "OUTBOX_SWEEP_SECONDS": "1",
@@ -163,7 +163,9 @@ def test_two_workers_the_sweep_and_a_killed_worker_still_send_one_at_a_time(
             lambda: standin.services.key_traffic(call.idempotency_key).calls == 1, timeout=60
         )
         time.sleep(0.5)  # the body is trickling in
-        sender = next(n for n in (0, 1) if "send_outbound_call[" in logs[n].read_text())
+        claimed = f"outbound call {call.pk}: attempt 1 sending"
+        wait_until(lambda: any(claimed in log.read_text() for log in logs))
+        sender = next(n for n in (0, 1) if claimed in logs[n].read_text())
         os.killpg(workers[sender].pid, signal.SIGKILL)
         workers[sender].wait(10)
         if sender == 0:  # the sweep died with it: a new worker brings it back

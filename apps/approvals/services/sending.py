@@ -182,6 +182,12 @@ def perform_outbound_call(*, call_id: int) -> CallOutcome:
             return CallOutcome(status=current.status)
         if took_over:
             _record_lost_attempt(call)
+    logger.info(
+        "outbound call %s: attempt %s sending, lease until %s",
+        call.pk,
+        call.attempts,
+        call.claimed_until.isoformat(),
+    )
 
     token = bind_request_id(call.request_id)
     try:
