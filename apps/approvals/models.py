@@ -8,7 +8,12 @@ never by a person.
 
 ``OutboundCall`` is the transactional outbox: the call to a Go API is written
 in the same transaction as the approval that causes it, and a Celery task
-performs it after commit, with one idempotency key for every retry.
+performs it after commit, with one idempotency key for every retry. Whoever
+sends it first claims it (``status = sending``, ``claimed_until`` = a lease
+longer than any call can last, ``attempts`` + 1) with a compare-and-set
+update; nobody else can send it until the answer is recorded or the lease
+has run out, and an answer is recorded only by the attempt that still holds
+the claim (``apps.approvals.services.sending``).
 """
 
 from __future__ import annotations
@@ -84,6 +89,16 @@ class ApprovalRequest(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True)
     failure_code = models.CharField(max_length=64, blank=True)
     failure_message = models.TextField(blank=True)
+    overridden_by_event_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the service's event settled the request against the portal's belief.",
+    )
+    overridden_belief = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="What the portal believed before the event (e.g. failed: service_unreachable).",
+    )
 
     class Meta:
         abstract = True
@@ -227,7 +242,17 @@ class OutboundCall(models.Model):
     path_id = models.UUIDField(help_text="The payment or account id in the URL.")
     body = models.JSONField()
     status = models.CharField(max_length=16, choices=CallStatus.choices, default=CallStatus.PENDING)
-    attempts = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(
+        default=0, help_text="Attempts so far; each attempt has its own number, never reused."
+    )
+    attempts_before_retry = models.PositiveIntegerField(
+        default=0, help_text="Attempts made before a manager's last retry (the budget restarts)."
+    )
+    claimed_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="While sending: nobody else may send the call before this (the send lease).",
+    )
     next_attempt_at = models.DateTimeField()
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     last_http_status = models.PositiveSmallIntegerField(null=True, blank=True)

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import chain
 
-from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
 from django.http import Http404
 from django.utils import timezone
@@ -42,6 +41,25 @@ def approval_queue(*, manager, limit: int = 200) -> list[ApprovalRequest]:
     merged = sorted(chain(refunds, freezes), key=lambda item: item.requested_at)[:limit]
     _attach_decision_state(merged, manager)
     return merged
+
+
+def settled_against_belief(*, days: int = 30, limit: int = 50) -> list[ApprovalRequest]:
+    """Requests a service's event settled against what the portal believed, newest first.
+
+    The queue's history: a request the portal had failed or given up on that the
+    service executed after all. Such requests are rare; the two queries read
+    only rows with the mark.
+    """
+    since = timezone.now() - timedelta(days=days)
+    found = chain(
+        RefundRequest.objects.filter(overridden_by_event_at__gte=since)
+        .select_related("requested_by")
+        .order_by("-overridden_by_event_at")[:limit],
+        FreezeRequest.objects.filter(overridden_by_event_at__gte=since)
+        .select_related("requested_by")
+        .order_by("-overridden_by_event_at")[:limit],
+    )
+    return sorted(found, key=lambda item: item.overridden_by_event_at, reverse=True)[:limit]
 
 
 def _attach_decision_state(requests: list[ApprovalRequest], manager) -> None:
@@ -150,18 +168,15 @@ def refundable_now(payment: Payment, *, excluding: uuid.UUID | None = None) -> i
 
 
 def due_outbound_calls(*, now: datetime | None = None, limit: int = 500) -> list[int]:
-    """Calls that should be sent now: pending and due, or lost mid-send by a dead worker."""
+    """Calls that should be sent now: pending and due, or sending under a lease that ran out.
+
+    A call still inside its send lease is never listed, however long it has
+    been sending: its sender may still be waiting for the answer.
+    """
     now = now or timezone.now()
     pending = OutboundCall.objects.filter(status=CallStatus.PENDING, next_attempt_at__lte=now)
-    lost = OutboundCall.objects.filter(
-        status=CallStatus.SENDING, last_attempt_at__lte=stale_sending_cutoff(now)
-    )
+    lost = OutboundCall.objects.filter(status=CallStatus.SENDING, claimed_until__lt=now)
     return list((pending | lost).order_by("next_attempt_at").values_list("pk", flat=True)[:limit])
-
-
-def stale_sending_cutoff(now: datetime) -> datetime:
-    """A call marked ``sending`` longer than a full timeout ago was lost with its worker."""
-    return now - timedelta(seconds=settings.GO_API_TIMEOUT + settings.GO_API_CONNECT_TIMEOUT + 5)
 
 
 def call_of(approval_request: ApprovalRequest) -> OutboundCall | None:

@@ -130,6 +130,7 @@ def approval_queue(request: HttpRequest) -> HttpResponse:
         "cards": cards,
         "max_auth_minutes": settings.APPROVAL_MAX_AUTH_AGE_MINUTES,
         "awaiting": selectors.awaiting_count(manager=request.user),
+        "overridden": selectors.settled_against_belief(),
         "queue_poll_seconds": QUEUE_POLL_SECONDS,
         "poll_seconds": POLL_SECONDS,
         "place": "queue",

@@ -10,7 +10,10 @@ import hmac
 import json
 import logging
 import re
+import select
+import socket
 import threading
+import time
 from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -34,13 +37,43 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         logger.info("%s %s", self.headers.get("X-Request-ID", "-"), format % args)
 
-    def _send(self, status: int, body: dict | list) -> None:
+    def _send(
+        self, status: int, body: dict | list, *, trickle_seconds: float | None = None
+    ) -> None:
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        self.wfile.write(data)
+        if not trickle_seconds:
+            try:
+                self.wfile.write(data)
+            except OSError:  # the client gave up waiting (its deadline passed)
+                self.close_connection = True
+            return
+        pause = trickle_seconds / max(len(data), 1)
+        for offset in range(len(data)):
+            if self._client_gone(pause):
+                self.close_connection = True
+                return
+            try:
+                self.wfile.write(data[offset : offset + 1])
+            except OSError:
+                self.close_connection = True
+                return
+
+    def _client_gone(self, wait: float) -> bool:
+        """Wait, noticing meanwhile if the client closed the connection (as Go's server does)."""
+        readable, _, _ = select.select([self.connection], [], [], wait)
+        if not readable:
+            return False
+        try:
+            gone = self.connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
+        if not gone:
+            time.sleep(wait)  # it sent something else; keep the pace
+        return gone
 
     def _body(self) -> Any:
         length = int(self.headers.get("Content-Length") or 0)
@@ -57,7 +90,10 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/_standin/health":
             self._send(200, {"status": "ok"})
         elif path == "/_standin/effects":
-            self._send(200, {"effects": services.effect_count(params.get("idempotency_key", ""))})
+            key = params.get("idempotency_key", "")
+            self._send(
+                200, {"effects": services.effect_count(key), **asdict(services.key_traffic(key))}
+            )
         elif path == "/_standin/faults":
             self._send(200, asdict(services.faults))
         elif path == "/_standin/refunds":
@@ -99,10 +135,15 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._body()
         if not isinstance(body, dict):
             raise ApiError(422, "invalid_request", "body must be a JSON object")
-        status, answer = services.call(
-            operation, match["id"], body, idempotency_key=self.headers.get("Idempotency-Key", "")
-        )
-        self._send(status, answer)
+        key = self.headers.get("Idempotency-Key", "")
+        services.open_call(key)
+        try:
+            status, answer = services.call(operation, match["id"], body, idempotency_key=key)
+            self._send(status, answer, trickle_seconds=services.take_trickle())
+        except ApiError as error:
+            self._send(error.status, error.body())
+        finally:
+            services.close_call(key)
 
     def _authenticate(self, service: str) -> None:
         expected = self.server.tokens[service]

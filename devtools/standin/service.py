@@ -55,12 +55,28 @@ class Faults:
     refund_outcome: str = "succeeded"  # or "failed"
     refund_failure_reason: str = "issuer declined the refund"
     settle_delay_seconds: float = 0.3
+    # The next N answers send their headers at once and their body a byte at a time over
+    # trickle_seconds (the effect has happened; only the answer is slow).
+    trickle_next: int = 0
+    trickle_seconds: float = 30.0
+    # A call whose Idempotency-Key is still being processed by an earlier call is answered
+    # 409 idempotency_key_in_use (the IETF draft's and Stripe's behaviour); off: both run.
+    reject_key_in_flight: bool = True
 
     def update(self, values: dict[str, Any]) -> None:
         for name, value in values.items():
             if not hasattr(self, name):
                 raise ApiError(422, "invalid_request", f"unknown fault {name!r}")
             setattr(self, name, value)
+
+
+@dataclass
+class KeyTraffic:
+    """What the service saw of one Idempotency-Key: calls, and most of them open at once."""
+
+    calls: int = 0
+    in_flight: int = 0
+    max_in_flight: int = 0
 
 
 @dataclass
@@ -83,6 +99,7 @@ class GoServices:
         self.refunds: dict[str, RefundState] = {}
         self.answers: dict[tuple[str, str], StoredAnswer] = {}
         self.effects: dict[str, int] = {}  # idempotency key → how many times it took effect
+        self.keys: dict[str, KeyTraffic] = {}  # idempotency key → calls seen with it
         self.timers: list[threading.Timer] = []
 
     # --- keeping state between runs (the demo's second run reuses its data) ---------------
@@ -324,11 +341,45 @@ class GoServices:
         self.timers.append(timer)
         timer.start()
 
+    def open_call(self, idempotency_key: str) -> None:
+        """A call with this key arrives (until :meth:`close_call`, after its answer is sent).
+
+        Raises the in-flight 409 when an earlier call with the key is still open.
+        """
+        with self.lock:
+            traffic = self.keys.setdefault(idempotency_key, KeyTraffic())
+            traffic.calls += 1
+            traffic.in_flight += 1
+            traffic.max_in_flight = max(traffic.max_in_flight, traffic.in_flight)
+            if traffic.in_flight > 1 and self.faults.reject_key_in_flight:
+                traffic.in_flight -= 1
+                raise ApiError(
+                    409,
+                    "idempotency_key_in_use",
+                    "an earlier request with this Idempotency-Key is still being processed",
+                )
+
+    def close_call(self, idempotency_key: str) -> None:
+        with self.lock:
+            self.keys[idempotency_key].in_flight -= 1
+
+    def take_trickle(self) -> float | None:
+        """Seconds over which this answer's body should trickle, if the fault is on."""
+        with self.lock:
+            if self.faults.trickle_next <= 0:
+                return None
+            self.faults.trickle_next -= 1
+            return self.faults.trickle_seconds
+
     # --- inspection for tests ---------------------------------------------------------------
 
     def effect_count(self, idempotency_key: str) -> int:
         with self.lock:
             return self.effects.get(idempotency_key, 0)
+
+    def key_traffic(self, idempotency_key: str) -> KeyTraffic:
+        with self.lock:
+            return KeyTraffic(**asdict(self.keys.get(idempotency_key, KeyTraffic())))
 
     def reset_faults(self) -> None:
         with self.lock:

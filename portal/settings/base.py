@@ -255,6 +255,8 @@ GO_API_TIMEOUT = env_float("GO_API_TIMEOUT", 10.0)
 GO_API_RETRY_BASE_SECONDS = env_float("GO_API_RETRY_BASE_SECONDS", 1.0)
 GO_API_RETRY_MAX_SECONDS = env_float("GO_API_RETRY_MAX_SECONDS", 60.0)
 GO_API_MAX_ATTEMPTS = env_int("GO_API_MAX_ATTEMPTS", 8)
+# A send holds its call for connect + total + this margin (the lease); see docs/approvals.md.
+GO_API_LEASE_MARGIN_SECONDS = env_float("GO_API_LEASE_MARGIN_SECONDS", 5.0)
 
 # --- Single sign-on (shared/contracts/configuration.md) -----------------------
 OIDC_SERVER_URL = env_str("OIDC_SERVER_URL").rstrip("/")

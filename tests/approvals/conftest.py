@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import timedelta
 
@@ -9,8 +10,9 @@ import pytest
 from django.utils import timezone
 
 from apps.accounts.models import Account, AccountStatus
-from apps.approvals import services
+from apps.approvals import clients, services
 from apps.payments.models import Payment, PaymentStatus
+from devtools.standin.server import start_standin
 
 
 def make_account(**fields) -> Account:
@@ -71,3 +73,62 @@ def refund_request_by(user, payment, amount_cents: int = 2_500, reason: str = "c
         category="duplicate_charge",
         reason=reason,
     )
+
+
+# --- the Go stand-in over real HTTP ---------------------------------------------------
+
+
+@pytest.fixture
+def standin(bus, settings):
+    running = start_standin(broker_url=bus.broker_url, exchange=bus.exchange, seed=5)
+    settings.PAYMENTS_API_URL = settings.ACCOUNTS_API_URL = running.url
+    settings.PAYMENTS_API_TOKEN = "payments-token"
+    settings.ACCOUNTS_API_TOKEN = "accounts-token"
+    settings.GO_API_TIMEOUT = 0.5
+    settings.GO_API_CONNECT_TIMEOUT = 0.5
+    clients.reset_clients()
+    yield running
+    running.stop()
+    clients.reset_clients()
+
+
+def approved_refund(agent, manager, payment_id, amount=1_000):
+    refund_request = services.request_refund(
+        requester=agent,
+        payment_id=payment_id,
+        amount_cents=amount,
+        category="duplicate_charge",
+        reason="charged twice",
+    )
+    return services.approve_request(
+        approval_request=refund_request,
+        approver=manager,
+        comment="verified",
+        authenticated_at=timezone.now(),
+    )
+
+
+def mirrored_payment(standin, **fields):
+    """A payment at the stand-in and the same payment in the read model (as the intake would write it)."""
+    remote = standin.services.create_payment(status="settled", **fields)
+    make_payment(
+        payment_id=remote.payment_id,
+        account_id=remote.account_id,
+        amount_cents=remote.amount_cents,
+        currency=remote.currency,
+    )
+    return remote
+
+
+def send_until_settled(call_id: int, attempts: int = 10) -> str:
+    """What the Celery task does, attempt after attempt, waiting out each (test-short) backoff."""
+    while attempts:
+        outcome = services.perform_outbound_call(call_id=call_id)
+        if outcome.status == "not_due":  # a backoff started before this helper was called
+            time.sleep(0.05)
+            continue
+        if outcome.retry_in is None:
+            return outcome.status
+        attempts -= 1
+        time.sleep(outcome.retry_in)
+    raise AssertionError("the call never settled")

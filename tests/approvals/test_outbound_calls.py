@@ -2,70 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 import uuid
 
 import pytest
-from django.utils import timezone
 
-from apps.approvals import clients, services
+from apps.approvals import services
 from apps.approvals.models import CallStatus, OutboundCall, RequestStatus
+from apps.audit.models import AuditEntry
 from apps.payments.models import Payment
-from devtools.standin.server import start_standin
-from tests.approvals.conftest import make_payment
-from tests.events.conftest import RunningIntake, wait_until
+from tests.approvals.conftest import approved_refund, mirrored_payment, send_until_settled
+from tests.conftest import ARTIFACTS
+from tests.events.conftest import RunningIntake, start_worker, wait_until
 
 pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def standin(bus, settings):
-    running = start_standin(broker_url=bus.broker_url, exchange=bus.exchange, seed=5)
-    settings.PAYMENTS_API_URL = settings.ACCOUNTS_API_URL = running.url
-    settings.PAYMENTS_API_TOKEN = "payments-token"
-    settings.ACCOUNTS_API_TOKEN = "accounts-token"
-    settings.GO_API_TIMEOUT = 0.5
-    settings.GO_API_CONNECT_TIMEOUT = 0.5
-    clients.reset_clients()
-    yield running
-    running.stop()
-    clients.reset_clients()
-
-
-def approved_refund(agent, manager, payment_id, amount=1_000):
-    refund_request = services.request_refund(
-        requester=agent,
-        payment_id=payment_id,
-        amount_cents=amount,
-        category="duplicate_charge",
-        reason="charged twice",
-    )
-    return services.approve_request(
-        approval_request=refund_request,
-        approver=manager,
-        comment="verified",
-        authenticated_at=timezone.now(),
-    )
-
-
-def mirrored_payment(standin, **fields):
-    """A payment at the stand-in and the same payment in the read model (as the intake would write it)."""
-    remote = standin.services.create_payment(status="settled", **fields)
-    make_payment(
-        payment_id=remote.payment_id,
-        account_id=remote.account_id,
-        amount_cents=remote.amount_cents,
-        currency=remote.currency,
-    )
-    return remote
-
-
-def send_until_settled(call_id: int, attempts: int = 10) -> str:
-    """What the Celery task does, attempt after attempt, without waiting for the backoff."""
-    for _ in range(attempts):
-        outcome = services.perform_outbound_call(call_id=call_id)
-        if outcome.retry_in is None:
-            return outcome.status
-    raise AssertionError("the call never settled")
 
 
 def test_an_approved_refund_is_sent_once_and_the_request_is_submitted(agent, manager, standin):
@@ -177,51 +129,67 @@ def test_a_failed_refund_event_fails_the_request_with_the_reason(agent, manager,
         intake.stop()
 
 
-def test_a_worker_killed_during_the_call_still_makes_exactly_one_refund_after_restart(
+def test_two_workers_the_sweep_and_a_killed_worker_still_send_one_at_a_time(
     agent, manager, standin, bus
 ):
-    """SIGKILL while the refund call is in flight; a new worker finishes the job with the same key."""
-    import os
-    import signal
-    import time
+    """Real workers: the one sending a call whose 202 trickles in is SIGKILLed mid-body.
 
-    from tests.conftest import ARTIFACTS
-    from tests.events.conftest import start_worker
-
+    Its task comes back to the other worker, the sweep keeps looking: nobody
+    sends again until the lease has run out, and then exactly one does.
+    """
     ARTIFACTS.mkdir(exist_ok=True)
-    log = ARTIFACTS / f"outbox-worker-{uuid.uuid4().hex[:6]}.log"
+    run = uuid.uuid4().hex[:6]
+    logs = [ARTIFACTS / f"outbox-worker-{run}-{n}.log" for n in (1, 2)]
     env = {
         "PAYMENTS_API_URL": standin.url,
         "PAYMENTS_API_TOKEN": "payments-token",
-        "GO_API_TIMEOUT": "4",
+        "GO_API_TIMEOUT": "6",
         "GO_API_CONNECT_TIMEOUT": "1",
+        "GO_API_LEASE_MARGIN_SECONDS": "1",
         "OUTBOX_SWEEP_SECONDS": "1",
         "EVENTS_INTAKE_ENABLED": "false",
     }
-    standin.services.faults.update({"latency_ms": 2_500})
+    # Without a total deadline this body would keep the first call open for 20 s.
+    standin.services.faults.update({"trickle_next": 1, "trickle_seconds": 20})
     remote = mirrored_payment(standin, currency="EUR", amount_cents=5_000)
-    worker = start_worker(bus, log_path=log, extra_env=env, beat=True)
+    workers = [
+        start_worker(bus, log_path=logs[0], extra_env=env, beat=True),  # with the sweep
+        start_worker(bus, log_path=logs[1], extra_env=env),
+    ]
     try:
         refund_request = approved_refund(agent, manager, remote.payment_id)  # commit → task queued
         call = OutboundCall.objects.get(refund_request=refund_request)
         wait_until(
-            lambda: OutboundCall.objects.filter(pk=call.pk, status=CallStatus.SENDING).exists(),
-            timeout=60,
+            lambda: standin.services.key_traffic(call.idempotency_key).calls == 1, timeout=60
         )
-        time.sleep(0.5)  # the request is on its way (or about to be): either way nothing is known
-        os.killpg(worker.pid, signal.SIGKILL)
-        worker.wait(10)
-
-        worker = start_worker(bus, log_path=log, extra_env=env, beat=True)
+        time.sleep(0.5)  # the body is trickling in
+        claimed = f"outbound call {call.pk}: attempt 1 sending"
+        wait_until(lambda: any(claimed in log.read_text() for log in logs))
+        sender = next(n for n in (0, 1) if claimed in logs[n].read_text())
+        os.killpg(workers[sender].pid, signal.SIGKILL)
+        workers[sender].wait(10)
+        if sender == 0:  # the sweep died with it: a new worker brings it back
+            workers[0] = start_worker(bus, log_path=logs[0], extra_env=env, beat=True)
         wait_until(
             lambda: OutboundCall.objects.filter(pk=call.pk, status=CallStatus.ACCEPTED).exists(),
             timeout=60,
         )
     finally:
-        if worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait(10)
+        for worker in workers:
+            if worker.poll() is None:
+                os.killpg(worker.pid, signal.SIGKILL)
+                worker.wait(10)
     refund_request.refresh_from_db()
     assert refund_request.status == RequestStatus.SUBMITTED
+    traffic = standin.services.key_traffic(call.idempotency_key)
+    assert traffic.max_in_flight == 1
     assert standin.services.effect_count(call.idempotency_key) == 1
-    assert OutboundCall.objects.get(pk=call.pk).attempts >= 2
+    call.refresh_from_db()
+    assert call.attempts == traffic.calls == 2
+    entries = AuditEntry.objects.filter(
+        target_id=str(refund_request.pk), action="refund.submit"
+    ).order_by("sequence")
+    assert [(e.params["attempt"], e.api_error_code) for e in entries] == [
+        (1, "lease_expired"),
+        (2, ""),
+    ]

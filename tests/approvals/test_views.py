@@ -344,6 +344,33 @@ def test_an_abandoned_call_can_be_sent_again_by_a_manager(manager_client, agent,
     assert OutboundCall.objects.get(refund_request=refund_request).status == CallStatus.PENDING
 
 
+def test_a_retry_while_the_call_is_being_sent_is_refused_with_the_reason(
+    manager_client, agent, other_manager, payment
+):
+    refund_request = refund_request_by(agent, payment)
+    services.approve_request(
+        approval_request=refund_request,
+        approver=other_manager,
+        comment="ok",
+        authenticated_at=timezone.now(),
+    )
+    OutboundCall.objects.filter(refund_request=refund_request).update(
+        status=CallStatus.SENDING,
+        attempts=3,
+        last_attempt_at=timezone.now(),
+        claimed_until=timezone.now() + timedelta(seconds=17),
+    )
+    page = manager_client.get(
+        reverse("approvals:detail", args=[refund_request.pk])
+    ).content.decode()
+    assert "Send lease" in page
+    response = manager_client.post(reverse("approvals:retry", args=[refund_request.pk]), **HTMX)
+    body = response.content.decode()
+    assert "Attempt 3 is being sent to the service right now" in body
+    call = OutboundCall.objects.get(refund_request=refund_request)
+    assert (call.status, call.attempts) == (CallStatus.SENDING, 3)
+
+
 # --- freezes on the account page ---------------------------------------------------------
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 
@@ -167,8 +168,60 @@ def test_a_timeout_whose_effect_happened_is_safe_to_retry(world):
     )
     with pytest.raises(httpx.TimeoutException):
         refund(running.url, payment.payment_id, "slow", timeout=0.3)
+    # The first call is still running on the service's side: the same key is "in use".
+    in_use = refund(running.url, payment.payment_id, "slow")
+    assert (in_use.status_code, in_use.json()["code"]) == (409, "idempotency_key_in_use")
+    time.sleep(1.0)
     assert refund(running.url, payment.payment_id, "slow").status_code == 202
     assert running.services.effect_count("slow") == 1
+
+
+def test_a_trickled_answer_comes_whole_and_a_concurrent_call_with_its_key_is_in_use(world):
+    running, _ = world
+    payment = running.services.create_payment(amount_cents=5_000, currency="EUR")
+    httpx.post(f"{running.url}/_standin/faults", json={"trickle_next": 1, "trickle_seconds": 1.5})
+    answers: list[httpx.Response] = []
+    slow = threading.Thread(
+        target=lambda: answers.append(refund(running.url, payment.payment_id, "trickle"))
+    )
+    started = time.monotonic()
+    slow.start()
+    time.sleep(0.5)  # the 202 is on its way, a byte at a time
+    in_use = refund(running.url, payment.payment_id, "trickle")
+    slow.join()
+    assert time.monotonic() - started >= 1.4
+    assert (answers[0].status_code, answers[0].json()["status"]) == (202, "pending")
+    assert (in_use.status_code, in_use.json()["code"]) == (409, "idempotency_key_in_use")
+    traffic = httpx.get(
+        f"{running.url}/_standin/effects", params={"idempotency_key": "trickle"}
+    ).json()
+    assert traffic == {"effects": 1, "calls": 2, "in_flight": 0, "max_in_flight": 2}
+    # Once the first call is done, the same key replays its answer.
+    assert refund(running.url, payment.payment_id, "trickle").json() == answers[0].json()
+
+
+def test_a_client_that_hangs_up_mid_body_is_no_longer_in_flight(world):
+    running, _ = world
+    payment = running.services.create_payment(amount_cents=5_000, currency="EUR")
+    running.services.faults.update({"trickle_next": 1, "trickle_seconds": 60})
+    body = {
+        "amount_cents": 500,
+        "currency": "EUR",
+        "reason": "duplicate charge",
+        "reference": "req-1",
+    }
+    request = {"json": body, "headers": {**PAYMENTS, "Idempotency-Key": "hang-up"}}
+    url = f"{running.url}/v1/payments/{payment.payment_id}/refunds"
+    with httpx.stream("POST", url, **request) as response:
+        assert response.status_code == 202  # headers at once; we hang up during the body
+    deadline = time.monotonic() + 0.5  # a byte every 0.9 s: noticed before the next write
+    while running.services.key_traffic("hang-up").in_flight and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert running.services.key_traffic("hang-up").in_flight == 0
+    assert httpx.post(url, **request).json() == {
+        "refund_id": next(iter(running.services.refunds)),
+        "status": "pending",
+    }
 
 
 def test_freeze_and_unfreeze_publish_the_account(world):
