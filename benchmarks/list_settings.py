@@ -11,3 +11,5 @@ INSTALLED_APPS = [*INSTALLED_APPS, "django.contrib.admin"]
 MIDDLEWARE = [m for m in MIDDLEWARE if m != "apps.identity.access.AccessPolicyMiddleware"]
 ROOT_URLCONF = "benchmarks.list_urls"
 DEBUG = False
+# As in production: pages read the intake's freshness at most every few seconds.
+PORTAL_FRESHNESS_CACHE_SECONDS = 5

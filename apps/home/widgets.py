@@ -7,6 +7,8 @@ select builds the same accessible HTML directly.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from django import forms
 from django.forms.utils import flatatt
 from django.utils.html import format_html, format_html_join
@@ -20,12 +22,15 @@ class QuickSelect(forms.Select):
             if value is None
             else str(value[0] if isinstance(value, list | tuple) and value else value)
         )
-        options = format_html_join(
-            "",
-            '<option value="{}"{}>{}</option>',
-            (
-                (str(v), " selected" if str(v) == current else "", label)
-                for v, label in self.choices
-            ),
-        )
-        return format_html("<select{}>{}</select>", flatatt(final), options)
+        choices = tuple((str(v), str(label)) for v, label in self.choices)
+        return format_html("<select{}>{}</select>", flatatt(final), _options(choices, current))
+
+
+@lru_cache(maxsize=256)
+def _options(choices: tuple[tuple[str, str], ...], current: str) -> str:
+    """The ``<option>`` list of fixed choices with one selected: the same few, page after page."""
+    return format_html_join(
+        "",
+        '<option value="{}"{}>{}</option>',
+        ((v, " selected" if v == current else "", label) for v, label in choices),
+    )

@@ -9,12 +9,16 @@ from decimal import Decimal
 import django_filters
 from django import forms
 from django.db.models import Q, QuerySet
+from django.db.models.functions import Collate
+from django.db.models.lookups import StartsWith
 
 from apps.home.filters import CreatedRangeFilterSet
 from apps.home.widgets import QuickSelect
 from apps.payments.currencies import EXPONENTS, choices
 from apps.payments.models import Payment, PaymentStatus
 
+# The merchant reference in the C collation: what the payment_reference index holds and sorts by.
+REFERENCE = Collate("merchant_reference", "C")
 HEX_PREFIX = re.compile(r"^[0-9a-fA-F-]{4,36}$")
 
 
@@ -24,6 +28,12 @@ def uuid_range(text: str) -> tuple[uuid.UUID, uuid.UUID] | None:
     if not HEX_PREFIX.match(text) or not digits or len(digits) > 32:
         return None
     return uuid.UUID(digits.ljust(32, "0")), uuid.UUID(digits.ljust(32, "f"))
+
+
+def is_reference_search(text: str | None) -> bool:
+    """A payments search that is not an id (full or prefix): a merchant-reference prefix."""
+    text = (text or "").strip()
+    return bool(text) and search_q(text, id_field="payment_id") is None
 
 
 def search_q(text: str, *, id_field: str, extra_id_fields: tuple[str, ...] = ()) -> Q | None:
@@ -101,7 +111,8 @@ class PaymentFilter(CreatedRangeFilterSet):
     def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         condition = search_q(value, id_field="payment_id", extra_id_fields=("account_id",))
         if condition is None:
-            condition = Q(merchant_reference__startswith=value.strip())
+            # The same expression as the payment_reference index, so the prefix is a range scan.
+            return queryset.filter(StartsWith(REFERENCE, value.strip()))
         return queryset.filter(condition)
 
     def filter_currency(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
