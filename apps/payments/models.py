@@ -65,7 +65,9 @@ class Payment(models.Model):
             models.Index(
                 fields=["status", "amount_cents", "payment_id"], name="payment_status_amount"
             ),
-            models.Index(fields=["account", "created_at"], name="payment_account_created"),
+            models.Index(
+                fields=["account", "created_at", "payment_id"], name="payment_account_keyset"
+            ),
             models.Index(fields=["currency", "created_at"], name="payment_currency_created"),
             # Rare filter pairs (a rare status in a rare currency) read only their own rows.
             models.Index(

@@ -40,6 +40,15 @@ class Migration(migrations.Migration):
                 name="payment_reference",
             ),
         ),
-        # Replaced by payment_reference, which also serves the reference order.
+        # An account's payments in the list's full order (created_at, payment_id).
+        AddIndexConcurrently(
+            model_name="payment",
+            index=models.Index(
+                fields=["account", "created_at", "payment_id"], name="payment_account_keyset"
+            ),
+        ),
+        # Replaced by payment_reference (which also serves the reference order) and
+        # payment_account_keyset.
         RemoveIndexConcurrently(model_name="payment", name="payment_merchant_ref"),
+        RemoveIndexConcurrently(model_name="payment", name="payment_account_created"),
     ]
