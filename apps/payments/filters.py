@@ -7,13 +7,12 @@ import uuid
 from decimal import Decimal
 
 import django_filters
-from django import forms
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Collate
 from django.db.models.lookups import StartsWith
 
 from apps.home.filters import CreatedRangeFilterSet
-from apps.home.widgets import QuickSelect
+from apps.home.widgets import QuickNumberInput, QuickSelect, QuickTextInput
 from apps.payments.currencies import EXPONENTS, choices
 from apps.payments.models import Payment, PaymentStatus
 
@@ -74,7 +73,7 @@ class PaymentFilter(CreatedRangeFilterSet):
     q = django_filters.CharFilter(
         method="filter_search",
         label="Search",
-        widget=forms.TextInput(
+        widget=QuickTextInput(
             attrs={
                 "placeholder": "Payment id (or its start), account id, merchant reference",
                 "type": "search",
@@ -88,12 +87,14 @@ class PaymentFilter(CreatedRangeFilterSet):
         choices=choices(), empty_label="Any currency", method="filter_currency", widget=QuickSelect
     )
     amount_min = django_filters.NumberFilter(
-        method="filter_amount_min", label="Amount from", min_value=0
+        method="filter_amount_min", label="Amount from", min_value=0, widget=QuickNumberInput
     )
     amount_max = django_filters.NumberFilter(
-        method="filter_amount_max", label="Amount to", min_value=0
+        method="filter_amount_max", label="Amount to", min_value=0, widget=QuickNumberInput
     )
-    account = django_filters.UUIDFilter(field_name="account_id", label="Account id")
+    account = django_filters.UUIDFilter(
+        field_name="account_id", label="Account id", widget=QuickTextInput
+    )
 
     class Meta:
         model = Payment
