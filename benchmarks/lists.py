@@ -234,11 +234,13 @@ def in_process(client, runs: int, rows: list[tuple]) -> None:
         if has_fragment:
             fragment, fragment_queries, _ = timed(client, url, runs, FRAGMENT)
         admin = timed(client, admin_url, admin_runs)[0] if admin_url else None
+        lean = timed(client, f"/lean-{admin_url[1:]}", admin_runs)[0] if admin_url else None
         bare = timed(client, bare_url, runs)[0] if bare_url else None
         counts = f"{queries}/{'-' if fragment_queries is None else fragment_queries}"
         print(
-            f"{name:<40}{full:>9.1f}{_f(fragment):>9}{counts:>13}"
-            f"{sql:>8.1f}{_f(admin):>10}{_ratio(admin, full):>10}{_f(bare):>9}{_ratio(full, bare):>9}",
+            f"{name:<40}{full:>9.1f}{_f(fragment):>9}{counts:>7}{sql:>8.1f}"
+            f"{_f(admin):>8}{_ratio(admin, full):>7}{_f(lean):>8}{_ratio(lean, full):>7}"
+            f"{_f(bare):>9}{_ratio(full, bare):>9}",
             flush=True,
         )
 

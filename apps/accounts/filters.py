@@ -27,7 +27,7 @@ class AccountFilter(CreatedRangeFilterSet):
         choices=AccountStatus.choices, empty_label="Any status", widget=QuickSelect
     )
     currency = django_filters.ChoiceFilter(
-        choices=choices(), empty_label="Any currency", widget=QuickSelect
+        choices=choices, empty_label="Any currency", widget=QuickSelect
     )
 
     class Meta:

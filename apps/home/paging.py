@@ -125,23 +125,48 @@ def page_count(queryset: QuerySet, page: KeysetPage, limit: int = COUNT_LIMIT) -
 
     A first page with no next page is the whole result: counted without a query.
     Otherwise the count stops at ``limit`` rows and at PORTAL_LIST_COUNT_TIMEOUT_MS
-    (``statement_timeout`` for that one query); a count cut short by the
-    timeout says "more than" the rows on the page, so an unindexed filter
-    combination never costs the page more than the timeout.
+    (``statement_timeout`` for that one statement); a count cut short by the
+    timeout says "more than" the rows on the page, so a filter combination no
+    index serves never holds the page longer than the timeout.
     """
     if page.is_first and page.next_cursor is None:
         return len(page.rows), True
-    timeout_ms = settings.PORTAL_LIST_COUNT_TIMEOUT_MS
+    timeout_ms = int(settings.PORTAL_LIST_COUNT_TIMEOUT_MS)
     if not timeout_ms:
         return bounded_count(queryset, limit)
     try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('statement_timeout', %s, true)", [f"{timeout_ms}ms"])
-            return bounded_count(queryset, limit)
+        return _count_within(queryset, limit, timeout_ms)
     except OperationalError as error:
         if not isinstance(error.__cause__, psycopg.errors.QueryCanceled):
             raise
         return len(page.rows), False
+
+
+def _count_within(queryset: QuerySet, limit: int, timeout_ms: int) -> tuple[int, bool]:
+    sql, params = queryset.order_by().values("pk")[: limit + 1].query.sql_with_params()
+    count_sql = f"SELECT COUNT(*) FROM ({sql}) AS bounded"  # noqa: S608 (compiled by Django; values are params)
+    with connection.cursor() as cursor:
+        if connection.in_atomic_block or not isinstance(cursor.cursor, psycopg.ClientCursor):
+            # In the caller's transaction a local setting lasts until its end (releasing a
+            # savepoint keeps it): the previous timeout is put back after the count, and a
+            # cancelled count rolls back to the savepoint, which restores it too.
+            with transaction.atomic():
+                cursor.execute(
+                    "SELECT current_setting('statement_timeout'),"
+                    " set_config('statement_timeout', %s, true)",
+                    [f"{timeout_ms}ms"],
+                )
+                previous = cursor.fetchone()[0]
+                cursor.execute(count_sql, params)
+                counted = cursor.fetchone()[0]
+                cursor.execute("SELECT set_config('statement_timeout', %s, true)", [previous])
+        else:
+            # One round trip: the two statements form one implicit transaction, and the
+            # timeout ends with it.
+            cursor.execute(f"SET LOCAL statement_timeout = '{timeout_ms}ms'; {count_sql}", params)
+            cursor.nextset()
+            counted = cursor.fetchone()[0]
+    return min(counted, limit), counted <= limit
 
 
 @dataclass(frozen=True)

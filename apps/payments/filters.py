@@ -84,7 +84,7 @@ class PaymentFilter(CreatedRangeFilterSet):
         choices=PaymentStatus.choices, empty_label="Any status", widget=QuickSelect
     )
     currency = django_filters.ChoiceFilter(
-        choices=choices(), empty_label="Any currency", method="filter_currency", widget=QuickSelect
+        choices=choices, empty_label="Any currency", method="filter_currency", widget=QuickSelect
     )
     amount_min = django_filters.NumberFilter(
         method="filter_amount_min", label="Amount from", min_value=0, widget=QuickNumberInput

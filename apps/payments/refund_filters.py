@@ -29,7 +29,7 @@ class RefundFilter(CreatedRangeFilterSet):
         choices=RefundStatus.choices, empty_label="Any status", widget=QuickSelect
     )
     currency = django_filters.ChoiceFilter(
-        choices=choices(), empty_label="Any currency", widget=QuickSelect
+        choices=choices, empty_label="Any currency", widget=QuickSelect
     )
     amount_min = django_filters.NumberFilter(
         method="filter_amount_min", label="Amount from", min_value=0

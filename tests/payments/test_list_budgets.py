@@ -21,6 +21,7 @@ from django.utils import timezone
 from apps.accounts.models import Account
 from apps.accounts.selectors import account_listing
 from apps.home import freshness
+from apps.home.paging import KeysetPage, page_count
 from apps.home.templatetags.portal import _babel_money, money
 from apps.payments.models import Payment
 from apps.payments.selectors import payment_listing, payments_view
@@ -69,31 +70,37 @@ def cached_freshness(settings):
 
 # --- queries per page and fragment ------------------------------------------------------
 
-# session, user, page, (savepoint, statement_timeout, count, release), column choice,
-# and on the full page the saved views. Freshness comes from the few-seconds cache.
-FULL_PAGE = 9
-FRAGMENT_ONLY = 8
+# Pinned as views run (autocommit, hence transaction=True): session, user, the page's rows,
+# the count (its statement_timeout in the same statement), the column choice, and on the full
+# page the saved views. Freshness comes from the few-seconds cache.
+FULL_PAGE = 6
+FRAGMENT_ONLY = 5
+AS_IN_PRODUCTION = pytest.mark.django_db(transaction=True)
 
 
+@AS_IN_PRODUCTION
 @pytest.mark.parametrize(
-    "url",
+    ("url", "count_runs"),
     [
-        "/payments/",
-        "/payments/?status=settled&currency=EUR",
-        "/payments/?q=INV-202605-",
-        "/payments/?currency=JPY&amount_min=10&sort=-amount_cents",
+        ("/payments/", True),  # 120 rows: more than a page, so the count runs
+        ("/payments/?status=settled&currency=EUR", False),  # one page: counted from its rows
+        ("/payments/?q=INV-202605-", False),
+        ("/payments/?currency=JPY&amount_min=10&sort=-amount_cents", False),
     ],
 )
-def test_queries_per_payments_page_and_fragment(agent_client, many_payments, cached_freshness, url):
+def test_queries_per_payments_page_and_fragment(
+    agent_client, many_payments, cached_freshness, url, count_runs
+):
     agent_client.get(url)  # the session's first request writes it
     full = statements(agent_client, url)
     fragment = statements(agent_client, url, FRAGMENT)
-    assert len(full) <= FULL_PAGE, full
-    assert len(fragment) <= FRAGMENT_ONLY, fragment
+    assert len(full) == FULL_PAGE - (not count_runs), full
+    assert len(fragment) == FRAGMENT_ONLY - (not count_runs), fragment
     assert not any("events_" in sql for sql in full + fragment), "freshness is cached"
     assert not any("workspace_saved_view" in sql for sql in fragment), "not shown in a fragment"
 
 
+@AS_IN_PRODUCTION
 def test_the_fragment_runs_no_shell_query_even_uncached(agent_client, many_payments, settings):
     settings.PORTAL_FRESHNESS_CACHE_SECONDS = 0
     agent_client.get("/payments/")
@@ -104,6 +111,7 @@ def test_the_fragment_runs_no_shell_query_even_uncached(agent_client, many_payme
     assert len(fragment) == len(full) - 3  # no freshness, no heartbeat, no saved views
 
 
+@AS_IN_PRODUCTION
 def test_queries_do_not_grow_with_rows(agent_client, cached_freshness):
     account = make_account()
     for _ in range(60):
@@ -281,24 +289,66 @@ def test_each_filter_path_has_an_index_for_its_page(many_payments, params, index
 # --- counts ---------------------------------------------------------------------------
 
 
-def test_a_count_cut_short_by_its_timeout_says_more_than_the_page(
+def _slow(queryset):
+    """Every row costs 50 ms to read: any count of it outlives the timeout."""
+    return queryset.extra(where=["pg_sleep(0.05) IS NOT NULL"])
+
+
+def _full_first_page(rows) -> KeysetPage:
+    return KeysetPage(rows=rows, next_cursor="next", previous_cursor=None, is_first=True)
+
+
+def test_a_count_cut_short_by_its_timeout_says_more_than_the_page(many_payments, settings):
+    """Inside a transaction (as here) a savepoint bounds the timeout; the transaction goes on."""
+    settings.PORTAL_LIST_COUNT_TIMEOUT_MS = 20
+    payments = Payment.objects.all()
+    page = _full_first_page(many_payments[:50])
+    assert page_count(payments, page) == (120, True)
+    assert page_count(_slow(payments), page) == (50, False)  # "more than 50"
+    assert Payment.objects.count() == 120  # the transaction is usable after the cancel
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        assert cursor.fetchone()[0] == "0"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_timeout_rides_with_the_count(settings):
+    """Autocommit, as views run: one statement, and the timeout does not outlive it."""
+    settings.PORTAL_LIST_COUNT_TIMEOUT_MS = 20
+    rows = [make_payment() for _ in range(60)]
+    page = _full_first_page(rows[:50])
+    with CaptureQueriesContext(connection) as captured:
+        assert page_count(Payment.objects.all(), page) == (60, True)
+    assert len(captured) == 1
+    assert captured.captured_queries[0]["sql"].startswith("SET LOCAL statement_timeout = '20ms';")
+    assert page_count(_slow(Payment.objects.all()), page) == (50, False)
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        assert cursor.fetchone()[0] == "0"
+    Payment.objects.all().delete()
+
+
+def test_the_list_says_more_than_the_page_when_its_count_is_cut_short(
     agent_client, many_payments, settings, monkeypatch
 ):
-    """The count runs under statement_timeout; PostgreSQL cancels it, the page still answers."""
     import apps.home.paging as paging
 
-    def slow_count(queryset, limit=paging.COUNT_LIMIT):
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_sleep(0.2)")
-        return 0, True
-
     settings.PORTAL_LIST_COUNT_TIMEOUT_MS = 20
-    monkeypatch.setattr(paging, "bounded_count", slow_count)
+    monkeypatch.setattr(paging.QuerySet, "order_by", _slow_order_by(paging.QuerySet.order_by))
     response = agent_client.get("/payments/")
     assert response.status_code == 200
     assert b"More than 50 payments" in response.content
     assert len(response.context["listing"].page.rows) == 50
-    assert Payment.objects.count() == 120  # the connection is usable after the cancel
+
+
+def _slow_order_by(order_by):
+    """The count's queryset (``order_by()`` with no fields) made slow; the page's left alone."""
+
+    def slowed(self, *fields):
+        ordered = order_by(self, *fields)
+        return _slow(ordered) if not fields else ordered
+
+    return slowed
 
 
 def test_a_single_page_is_counted_from_its_rows(agent_client, many_payments):
