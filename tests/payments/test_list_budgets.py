@@ -367,3 +367,10 @@ def test_amounts_read_exactly_as_babel_writes_them(settings, locale):
     for currency in ("EUR", "USD", "JPY", "KWD", "CHF", "CLF", "SEK", "INR"):
         for amount in (0, 1, -1, 7, 99, 100, -123_456, 1_000_000, 99_999_999_999, 123_456_789_012):
             assert money(amount, currency) == _babel_money(amount, currency, locale)
+
+
+def test_templates_come_from_the_cached_loader():
+    """Parsed once per process (Django uses the cached loader whenever ``loaders`` is unset)."""
+    from django.template import engines
+
+    assert "django.template.loaders.cached.Loader" in str(engines["django"].engine.loaders)
