@@ -221,11 +221,15 @@ def pages(payment_id: str, account_id: str, request_id: str) -> list[tuple]:
 
 def in_process(client, runs: int, rows: list[tuple]) -> None:
     header = (
-        f"{'page':<40}{'full ms':>9}{'frag ms':>9}{'q full/frag':>13}{'SQL ms':>8}"
-        f"{'admin ms':>10}{'admin/us':>10}{'bare ms':>9}{'us/bare':>9}"
+        f"{'page':<40}{'full ms':>9}{'frag ms':>9}{'stmts':>7}{'SQL ms':>8}"
+        f"{'admin':>8}{'x':>7}{'lean':>8}{'x':>7}{'bare ms':>9}{'us/bare':>9}"
     )
     print(
-        f"\nIn-process medians of {runs} requests (a signed-in agent; admin: a superuser)\n{header}"
+        f"\nIn-process medians of {runs} requests (a signed-in agent; the admins: a superuser)\n"
+        "stmts: statements of the full page / the fragment; SQL ms: their time in the full page;\n"
+        "admin: the stock changelist as the issue configured it, ms; lean: the same with\n"
+        "show_full_result_count=False, ms; x: admin ms / portal full-page ms\n"
+        f"{header}"
     )
     admin_runs = max(runs // 3, 5)
     for name, url, admin_url, bare_url, has_fragment in rows:
