@@ -336,6 +336,20 @@ def load_test(
     )
 
 
+def with_cookies_set_by(port: int, path: str, cookie: str) -> str:
+    """The cookies a browser would send after one visit (the CSRF cookie besides the session)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("GET", path, headers={"Cookie": cookie, "Host": "127.0.0.1"})
+    response = conn.getresponse()
+    response.read()
+    jar = dict(pair.split("=", 1) for pair in cookie.split("; "))
+    for name, value in response.getheaders():
+        if name.lower() == "set-cookie":
+            key, _, rest = value.split(";", 1)[0].partition("=")
+            jar[key] = rest
+    return "; ".join(f"{key}={value}" for key, value in jar.items())
+
+
 def under_gunicorn(db_url: str, session_key: str, clients: int, seconds: float) -> None:
     port = free_port()
     server = start_gunicorn(db_url, port)
@@ -351,6 +365,7 @@ def under_gunicorn(db_url: str, session_key: str, clients: int, seconds: float) 
                 return False
 
         wait_until(ready, timeout=60, interval=0.2)
+        cookie = with_cookies_set_by(port, "/payments/", cookie)
         workers = len(
             subprocess.run(
                 ["pgrep", "-P", str(server.pid)], capture_output=True, text=True
