@@ -11,3 +11,6 @@ INSTALLED_APPS = [*INSTALLED_APPS, "django.contrib.admin"]
 MIDDLEWARE = [m for m in MIDDLEWARE if m != "apps.identity.access.AccessPolicyMiddleware"]
 ROOT_URLCONF = "benchmarks.list_urls"
 DEBUG = False
+# As in production: the intake's freshness read at most every few seconds, counts cut at 20 ms.
+PORTAL_FRESHNESS_CACHE_SECONDS = 5
+PORTAL_LIST_COUNT_TIMEOUT_MS = 20

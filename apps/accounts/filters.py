@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import django_filters
-from django import forms
 from django.db.models import Q, QuerySet
 
 from apps.accounts.models import Account, AccountStatus
 from apps.home.filters import CreatedRangeFilterSet
-from apps.home.widgets import QuickSelect
+from apps.home.widgets import QuickSelect, QuickTextInput
 from apps.payments.currencies import choices
 from apps.payments.filters import search_q
 
@@ -17,7 +16,7 @@ class AccountFilter(CreatedRangeFilterSet):
     q = django_filters.CharFilter(
         method="filter_search",
         label="Search",
-        widget=forms.TextInput(
+        widget=QuickTextInput(
             attrs={
                 "placeholder": "Account id (or its start), owner email or name",
                 "type": "search",
@@ -28,7 +27,7 @@ class AccountFilter(CreatedRangeFilterSet):
         choices=AccountStatus.choices, empty_label="Any status", widget=QuickSelect
     )
     currency = django_filters.ChoiceFilter(
-        choices=choices(), empty_label="Any currency", widget=QuickSelect
+        choices=choices, empty_label="Any currency", widget=QuickSelect
     )
 
     class Meta:

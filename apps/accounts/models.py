@@ -41,7 +41,9 @@ class Account(models.Model):
                 fields=["status", "created_at", "account_id"], name="account_status_created"
             ),
             models.Index(fields=["created_at", "account_id"], name="account_created"),
-            models.Index(fields=["currency"], name="account_currency"),
+            models.Index(
+                fields=["currency", "created_at", "account_id"], name="account_currency_created"
+            ),
             models.Index(fields=["balance_cents", "account_id"], name="account_balance"),
             models.Index(fields=["owner_id"], name="account_owner"),
             models.Index(fields=["owner_email"], name="account_owner_email"),

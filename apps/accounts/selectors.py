@@ -10,8 +10,8 @@ from django.http import Http404
 
 from apps.accounts.filters import AccountFilter
 from apps.accounts.models import Account
-from apps.events.selectors import newest_applied_at
-from apps.home.paging import KeysetPage, SortedView, bounded_count, keyset_page, sorted_view
+from apps.home import freshness
+from apps.home.paging import KeysetPage, SortedView, keyset_page, page_count, sorted_view
 from apps.payments.models import Payment
 
 ACCOUNT_SORTS = {
@@ -43,7 +43,7 @@ def account_listing(params, *, page_size: int = 50) -> AccountListing:
         before=params.get("before"),
         size=page_size,
     )
-    count, exact = bounded_count(view.queryset)
+    count, exact = page_count(view.queryset, page)
     return AccountListing(
         filters=view.filters, page=page, count=count, count_exact=exact, sort=view.sort
     )
@@ -55,7 +55,7 @@ def accounts_view(params) -> SortedView:
 
 
 def newest_sync():
-    return newest_applied_at()
+    return freshness.newest_sync()
 
 
 def account_detail(account_id: uuid.UUID) -> Account:
@@ -66,6 +66,8 @@ def account_detail(account_id: uuid.UUID) -> Account:
 
 
 def recent_payments_of(account_id: uuid.UUID, limit: int = 50) -> QuerySet[Payment]:
-    return Payment.objects.filter(account_id=account_id).order_by("-created_at", "-payment_id")[
-        :limit
-    ]
+    return (
+        Payment.objects.filter(account_id=account_id)
+        .select_related("account")  # the payments table shows the owner
+        .order_by("-created_at", "-payment_id")[:limit]
+    )

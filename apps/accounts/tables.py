@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import django_tables2 as tables
-from django.urls import reverse
-from django.utils.html import format_html
 
-from apps.home.tables import PortalTable
+from apps.home.tables import PortalTable, badge, detail_url, id_link
 from apps.home.templatetags.portal import money, when
 
 STATUS_BADGES = {"active": "ok", "frozen": "warn", "closed": "neutral"}
@@ -16,7 +14,7 @@ class AccountTable(PortalTable):
     numeric = frozenset({"balance_cents"})
 
     def row_href(self, record) -> str:
-        return reverse("accounts:detail", args=[record.account_id])
+        return detail_url("accounts:detail", record.account_id)
 
     account_id = tables.Column(verbose_name="Account", orderable=False)
     owner_name = tables.Column(verbose_name="Owner", orderable=False)
@@ -34,18 +32,10 @@ class AccountTable(PortalTable):
         attrs = {"class": "data-table"}
 
     def render_account_id(self, value, record):
-        return format_html(
-            '<a class="mono" href="{}">{}</a>',
-            reverse("accounts:detail", args=[value]),
-            str(value)[:8] + "…",
-        )
+        return id_link(detail_url("accounts:detail", value), value)
 
     def render_status(self, value, record):
-        return format_html(
-            '<span class="badge badge--{}">{}</span>',
-            STATUS_BADGES.get(value, "neutral"),
-            record.get_status_display(),
-        )
+        return badge(STATUS_BADGES.get(value, "neutral"), record.get_status_display())
 
     def render_balance_cents(self, value, record):
         return money(value, record.currency)

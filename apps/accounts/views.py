@@ -34,7 +34,7 @@ def account_list(request: HttpRequest) -> HttpResponse:
         "listing": listing,
         **_workspace(request, "accounts", AccountTable, listing.page.rows),
         "sortable": {"created_at": "Created", "balance_cents": "Balance"},
-        "newest_sync": selectors.newest_sync(),
+        "newest_sync": selectors.newest_sync,  # called only by a full page
     }
     template = "accounts/account_list.html"
     if request.htmx and request.htmx.target == "results":

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime, time
 
 import django_filters
-from django import forms
 from django.db.models import QuerySet
 from django.utils import timezone
+
+from apps.home.widgets import QuickDateInput
 
 
 class CreatedRangeFilterSet(django_filters.FilterSet):
@@ -16,12 +17,12 @@ class CreatedRangeFilterSet(django_filters.FilterSet):
     created_from = django_filters.DateFilter(
         method="filter_created_from",
         label="Created from",
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=QuickDateInput(attrs={"type": "date"}),
     )
     created_to = django_filters.DateFilter(
         method="filter_created_to",
         label="Created to",
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=QuickDateInput(attrs={"type": "date"}),
     )
 
     def filter_created_from(self, queryset: QuerySet, name: str, value: date) -> QuerySet:

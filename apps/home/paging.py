@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import psycopg
+from django.conf import settings
+from django.db import OperationalError, connection, transaction
 from django.db.models import Q, QuerySet
 
 COUNT_LIMIT = 10_000
@@ -34,13 +37,19 @@ def encode_cursor(value: Any, pk: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps([raw, str(pk)]).encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, *, is_datetime: bool) -> tuple[Any, str] | None:
-    """The (value, pk) a cursor points at, or None for a cursor that is not ours."""
+def decode_cursor(cursor: str, *, kind: str) -> tuple[Any, str] | None:
+    """The (value, pk) a cursor points at, or None for a cursor that is not ours.
+
+    ``kind`` is the sort field's type: "datetime", "int" or "text".
+    """
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         value, pk = json.loads(base64.urlsafe_b64decode(padded))
-        if is_datetime:
+        if kind == "datetime":
             value = datetime.fromisoformat(value)
+        elif kind == "text":
+            if not isinstance(value, str):
+                return None
         elif not isinstance(value, int) or isinstance(value, bool):
             return None
         return value, str(pk)
@@ -58,11 +67,15 @@ def keyset_page(
     before: str | None = None,
     size: int = 50,
 ) -> KeysetPage:
-    """One page ordered by (field, pk); ``after``/``before`` are cursors from a previous page."""
-    is_datetime = queryset.model._meta.get_field(field).get_internal_type() == "DateTimeField"
+    """One page ordered by (field, pk); ``after``/``before`` are cursors from a previous page.
+
+    ``field`` may be an annotation of the queryset (a text sort in its own collation).
+    """
     backwards = bool(before) and not after
     cursor = (
-        decode_cursor(after or before or "", is_datetime=is_datetime) if (after or before) else None
+        decode_cursor(after or before or "", kind=_kind(queryset, field))
+        if (after or before)
+        else None
     )
     # Moving forwards in a descending list means smaller values, and so on.
     smaller = descending != backwards
@@ -94,9 +107,65 @@ def keyset_page(
     )
 
 
+def _kind(queryset: QuerySet, field: str) -> str:
+    if field in queryset.query.annotations:
+        return "text"
+    internal = queryset.model._meta.get_field(field).get_internal_type()
+    return "datetime" if internal == "DateTimeField" else "int"
+
+
 def bounded_count(queryset: QuerySet, limit: int = COUNT_LIMIT) -> tuple[int, bool]:
     """(count, exact): exact up to ``limit``; beyond it the count stops there."""
     counted = queryset.order_by().values("pk")[: limit + 1].count()
+    return min(counted, limit), counted <= limit
+
+
+def page_count(queryset: QuerySet, page: KeysetPage, limit: int = COUNT_LIMIT) -> tuple[int, bool]:
+    """The count a list shows: (count, exact), where inexact means "more than count".
+
+    A first page with no next page is the whole result: counted without a query.
+    Otherwise the count stops at ``limit`` rows and at PORTAL_LIST_COUNT_TIMEOUT_MS
+    (``statement_timeout`` for that one statement); a count cut short by the
+    timeout says "more than" the rows on the page, so a filter combination no
+    index serves never holds the page longer than the timeout.
+    """
+    if page.is_first and page.next_cursor is None:
+        return len(page.rows), True
+    timeout_ms = int(settings.PORTAL_LIST_COUNT_TIMEOUT_MS)
+    if not timeout_ms:
+        return bounded_count(queryset, limit)
+    try:
+        return _count_within(queryset, limit, timeout_ms)
+    except OperationalError as error:
+        if not isinstance(error.__cause__, psycopg.errors.QueryCanceled):
+            raise
+        return len(page.rows), False
+
+
+def _count_within(queryset: QuerySet, limit: int, timeout_ms: int) -> tuple[int, bool]:
+    sql, params = queryset.order_by().values("pk")[: limit + 1].query.sql_with_params()
+    count_sql = f"SELECT COUNT(*) FROM ({sql}) AS bounded"  # noqa: S608 (compiled by Django; values are params)
+    with connection.cursor() as cursor:
+        if connection.in_atomic_block or not isinstance(cursor.cursor, psycopg.ClientCursor):
+            # In the caller's transaction a local setting lasts until its end (releasing a
+            # savepoint keeps it): the previous timeout is put back after the count, and a
+            # cancelled count rolls back to the savepoint, which restores it too.
+            with transaction.atomic():
+                cursor.execute(
+                    "SELECT current_setting('statement_timeout'),"
+                    " set_config('statement_timeout', %s, true)",
+                    [f"{timeout_ms}ms"],
+                )
+                previous = cursor.fetchone()[0]
+                cursor.execute(count_sql, params)
+                counted = cursor.fetchone()[0]
+                cursor.execute("SELECT set_config('statement_timeout', %s, true)", [previous])
+        else:
+            # One round trip: the two statements form one implicit transaction, and the
+            # timeout ends with it.
+            cursor.execute(f"SET LOCAL statement_timeout = '{timeout_ms}ms'; {count_sql}", params)
+            cursor.nextset()
+            counted = cursor.fetchone()[0]
     return min(counted, limit), counted <= limit
 
 

@@ -1,23 +1,67 @@
-"""The portal's base table: django-tables2 columns, rendered without per-cell introspection.
+"""The portal's base table: django-tables2 columns, with the body rendered in one Python pass.
 
-django-tables2 works out each ``render_<column>`` method's signature for every
-cell; on a 50-row page that alone cost several milliseconds. Here every
-``render_<column>`` takes ``(value, record)`` and rows are rendered in one
-pass (``fast_rows``), which keeps list pages within their time budget.
+django-tables2 declares the columns (labels, accessors, defaults, the column
+chooser's choices, the CSV exports' order) and keeps them in one place; but
+its per-cell rendering works out each ``render_<column>`` method's signature
+for every cell, and a template loop over 50 rows by 7 cells resolves
+thousands of variables: together most of a list page's time. Here every
+``render_<column>`` takes ``(value, record)`` and returns HTML (escaped by
+the renderer, or a plain value escaped here), and ``body_html`` joins the
+rows' ``<tr>`` in Python, once per page (docs/lists.md has the figures).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
 
 import django_tables2 as tables
-from django.utils.html import conditional_escape
+from django.urls import get_script_prefix, reverse
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+_PLACEHOLDER = "00000000-0000-0000-0000-000000000000"
 
 
-@dataclass(frozen=True)
-class RenderedRow:
-    href: str
-    cells: list[tuple[str, str]]  # (css class, html)
+@lru_cache(maxsize=64)
+def _url_parts(url_name: str, script_prefix: str) -> tuple[str, str]:
+    head, _, tail = reverse(url_name, args=[_PLACEHOLDER]).partition(_PLACEHOLDER)
+    return head, tail
+
+
+def detail_url(url_name: str, key: Any) -> str:
+    """``reverse(url_name, args=[key])`` for a one-argument URL, without resolving it per row."""
+    head, tail = _url_parts(url_name, get_script_prefix())
+    return f"{head}{key}{tail}"
+
+
+def id_link(url: str, key: Any) -> SafeString:
+    """A record's id as a link to its page, shortened to its first 8 characters."""
+    return mark_safe(f'<a class="mono" href="{escape(url)}">{escape(str(key)[:8])}…</a>')  # noqa: S308
+
+
+def badge(kind: str, label: str) -> SafeString:
+    return mark_safe(f'<span class="badge badge--{escape(kind)}">{escape(label)}</span>')  # noqa: S308
+
+
+def _getter(accessor: str) -> Callable[[Any], Any]:
+    """A record's value for an accessor such as ``account__owner_name`` (None on a missing link)."""
+    names = str(accessor).split("__")
+
+    def get(record: Any) -> Any:
+        value = record
+        for name in names:
+            value = getattr(value, name, None)
+            if value is None:
+                return None
+        return value
+
+    return get
+
+
+def _html(value: Any) -> str:
+    return value if isinstance(value, SafeString) else escape(value)
 
 
 class PortalTable(tables.Table):
@@ -26,23 +70,25 @@ class PortalTable(tables.Table):
     def row_href(self, record) -> str:
         return ""
 
-    def fast_rows(self) -> list[RenderedRow]:
+    def body_html(self) -> SafeString:
+        """The ``<tr>`` of every row, for the shown columns in their order."""
         plan = []
         for column in self.columns:
             render = getattr(self, f"render_{column.name}", None)
-            css = "num" if column.name in self.numeric else ""
-            plan.append((column.accessor, render, column.default, css))
-        rows = []
+            default = None if column.default is None else _html(column.default)
+            opening = '<td class="num">' if column.name in self.numeric else "<td>"
+            plan.append((_getter(column.accessor), render, default, opening))
+        parts: list[str] = []
         for record in self.data.data:
-            cells = []
-            for accessor, render, default, css in plan:
-                value = accessor.resolve(record, quiet=True)
+            parts.append(f'<tr data-href="{escape(self.row_href(record))}" tabindex="-1">')
+            for get, render, default, opening in plan:
+                value = get(record)
                 if value in (None, "") and default is not None:
-                    html = conditional_escape(default)
+                    cell = default
                 elif render is not None:
-                    html = conditional_escape(render(value, record))
+                    cell = _html(render(value, record))
                 else:
-                    html = conditional_escape(value)
-                cells.append((css, html))
-            rows.append(RenderedRow(href=self.row_href(record), cells=cells))
-        return rows
+                    cell = _html(value)
+                parts.append(f"{opening}{cell}</td>")
+            parts.append("</tr>")
+        return mark_safe("".join(parts))  # noqa: S308 — every cell is escaped above

@@ -9,6 +9,7 @@ is an integer count of minor units everywhere inside the portal.
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import cache
 
 _ZERO = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
 _THREE = "BHD IQD JOD KWD LYD OMR TND"
@@ -63,6 +64,9 @@ def to_major_units(minor: int, code: str) -> Decimal:
     return Decimal(minor).scaleb(-exponent).quantize(Decimal(1).scaleb(-exponent))
 
 
-def choices() -> list[tuple[str, str]]:
+@cache
+def choices() -> tuple[tuple[str, str], ...]:
+    """Filter choices, common codes first. Forms take the function itself (``choices=choices``):
+    a callable is not deep-copied with every filter set and form, 166 pairs each time."""
     ordered = list(COMMON) + sorted(set(EXPONENTS) - set(COMMON))
-    return [(code, code) for code in ordered]
+    return tuple((code, code) for code in ordered)

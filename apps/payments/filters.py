@@ -7,14 +7,17 @@ import uuid
 from decimal import Decimal
 
 import django_filters
-from django import forms
 from django.db.models import Q, QuerySet
+from django.db.models.functions import Collate
+from django.db.models.lookups import StartsWith
 
 from apps.home.filters import CreatedRangeFilterSet
-from apps.home.widgets import QuickSelect
+from apps.home.widgets import QuickNumberInput, QuickSelect, QuickTextInput
 from apps.payments.currencies import EXPONENTS, choices
 from apps.payments.models import Payment, PaymentStatus
 
+# The merchant reference in the C collation: what the payment_reference index holds and sorts by.
+REFERENCE = Collate("merchant_reference", "C")
 HEX_PREFIX = re.compile(r"^[0-9a-fA-F-]{4,36}$")
 
 
@@ -24,6 +27,12 @@ def uuid_range(text: str) -> tuple[uuid.UUID, uuid.UUID] | None:
     if not HEX_PREFIX.match(text) or not digits or len(digits) > 32:
         return None
     return uuid.UUID(digits.ljust(32, "0")), uuid.UUID(digits.ljust(32, "f"))
+
+
+def is_reference_search(text: str | None) -> bool:
+    """A payments search that is not an id (full or prefix): a merchant-reference prefix."""
+    text = (text or "").strip()
+    return bool(text) and search_q(text, id_field="payment_id") is None
 
 
 def search_q(text: str, *, id_field: str, extra_id_fields: tuple[str, ...] = ()) -> Q | None:
@@ -64,7 +73,7 @@ class PaymentFilter(CreatedRangeFilterSet):
     q = django_filters.CharFilter(
         method="filter_search",
         label="Search",
-        widget=forms.TextInput(
+        widget=QuickTextInput(
             attrs={
                 "placeholder": "Payment id (or its start), account id, merchant reference",
                 "type": "search",
@@ -75,15 +84,17 @@ class PaymentFilter(CreatedRangeFilterSet):
         choices=PaymentStatus.choices, empty_label="Any status", widget=QuickSelect
     )
     currency = django_filters.ChoiceFilter(
-        choices=choices(), empty_label="Any currency", method="filter_currency", widget=QuickSelect
+        choices=choices, empty_label="Any currency", method="filter_currency", widget=QuickSelect
     )
     amount_min = django_filters.NumberFilter(
-        method="filter_amount_min", label="Amount from", min_value=0
+        method="filter_amount_min", label="Amount from", min_value=0, widget=QuickNumberInput
     )
     amount_max = django_filters.NumberFilter(
-        method="filter_amount_max", label="Amount to", min_value=0
+        method="filter_amount_max", label="Amount to", min_value=0, widget=QuickNumberInput
     )
-    account = django_filters.UUIDFilter(field_name="account_id", label="Account id")
+    account = django_filters.UUIDFilter(
+        field_name="account_id", label="Account id", widget=QuickTextInput
+    )
 
     class Meta:
         model = Payment
@@ -101,7 +112,8 @@ class PaymentFilter(CreatedRangeFilterSet):
     def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         condition = search_q(value, id_field="payment_id", extra_id_fields=("account_id",))
         if condition is None:
-            condition = Q(merchant_reference__startswith=value.strip())
+            # The same expression as the payment_reference index, so the prefix is a range scan.
+            return queryset.filter(StartsWith(REFERENCE, value.strip()))
         return queryset.filter(condition)
 
     def filter_currency(self, queryset: QuerySet, name: str, value: str) -> QuerySet:

@@ -13,8 +13,9 @@ related row shows up when its own event arrives.
 
 from __future__ import annotations
 
-from django.contrib.postgres.indexes import OpClass
 from django.db import models
+from django.db.models import F
+from django.db.models.functions import Collate
 
 
 class PaymentStatus(models.TextChoices):
@@ -64,11 +65,24 @@ class Payment(models.Model):
             models.Index(
                 fields=["status", "amount_cents", "payment_id"], name="payment_status_amount"
             ),
-            models.Index(fields=["account", "created_at"], name="payment_account_created"),
-            models.Index(fields=["currency", "created_at"], name="payment_currency_created"),
             models.Index(
-                OpClass("merchant_reference", name="varchar_pattern_ops"),
-                name="payment_merchant_ref",
+                fields=["account", "created_at", "payment_id"], name="payment_account_keyset"
+            ),
+            models.Index(fields=["currency", "created_at"], name="payment_currency_created"),
+            # Rare filter pairs (a rare status in a rare currency) read only their own rows.
+            models.Index(
+                fields=["status", "currency", "created_at", "payment_id"],
+                name="payment_status_currency",
+            ),
+            # Amounts compare within one currency (minor units differ between currencies).
+            models.Index(
+                fields=["currency", "amount_cents", "payment_id"], name="payment_currency_amount"
+            ),
+            # A merchant-reference prefix, listed in reference order: in the C collation one
+            # btree serves both ``LIKE 'INV-202606-%'`` and the ORDER BY, so an old month's
+            # prefix never walks the newest-first index through every newer row.
+            models.Index(
+                Collate("merchant_reference", "C"), F("payment_id"), name="payment_reference"
             ),
         ]
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 import django_filters
-from django import forms
 from django.db.models import Q, QuerySet
 
 from apps.home.filters import CreatedRangeFilterSet
-from apps.home.widgets import QuickSelect
+from apps.home.widgets import QuickSelect, QuickTextInput
 from apps.payments.currencies import choices
 from apps.payments.filters import amount_q, search_q
 from apps.payments.models import Refund, RefundStatus
@@ -19,7 +18,7 @@ class RefundFilter(CreatedRangeFilterSet):
     q = django_filters.CharFilter(
         method="filter_search",
         label="Search",
-        widget=forms.TextInput(
+        widget=QuickTextInput(
             attrs={
                 "placeholder": "Refund or payment id (or its start), portal reference",
                 "type": "search",
@@ -30,7 +29,7 @@ class RefundFilter(CreatedRangeFilterSet):
         choices=RefundStatus.choices, empty_label="Any status", widget=QuickSelect
     )
     currency = django_filters.ChoiceFilter(
-        choices=choices(), empty_label="Any currency", widget=QuickSelect
+        choices=choices, empty_label="Any currency", widget=QuickSelect
     )
     amount_min = django_filters.NumberFilter(
         method="filter_amount_min", label="Amount from", min_value=0

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import django_tables2 as tables
-from django.urls import reverse
-from django.utils.html import format_html
 
-from apps.home.tables import PortalTable
+from apps.home.tables import PortalTable, badge, detail_url, id_link
 from apps.home.templatetags.portal import money, when
 
 STATUS_BADGES = {
@@ -23,7 +21,7 @@ class PaymentTable(PortalTable):
     numeric = frozenset({"amount_cents", "refunded_cents"})
 
     def row_href(self, record) -> str:
-        return reverse("payments:detail", args=[record.payment_id])
+        return detail_url("payments:detail", record.payment_id)
 
     payment_id = tables.Column(verbose_name="Payment", orderable=False)
     created_at = tables.Column(verbose_name="Created", orderable=False)
@@ -51,8 +49,7 @@ class PaymentTable(PortalTable):
         attrs = {"class": "data-table"}
 
     def render_payment_id(self, value, record):
-        url = reverse("payments:detail", args=[value])
-        return format_html('<a class="mono" href="{}">{}</a>', url, str(value)[:8] + "…")
+        return id_link(detail_url("payments:detail", value), value)
 
     def render_created_at(self, value, record):
         return when(value)
@@ -64,11 +61,7 @@ class PaymentTable(PortalTable):
         return money(value, record.currency) if value else "—"
 
     def render_status(self, value, record):
-        return format_html(
-            '<span class="badge badge--{}">{}</span>',
-            STATUS_BADGES.get(value, "neutral"),
-            record.get_status_display(),
-        )
+        return badge(STATUS_BADGES.get(value, "neutral"), record.get_status_display())
 
 
 REFUND_BADGES = {"pending": "info", "succeeded": "ok", "failed": "bad"}
@@ -78,7 +71,7 @@ class RefundTable(PortalTable):
     numeric = frozenset({"amount_cents"})
 
     def row_href(self, record) -> str:
-        return reverse("payments:refund_detail", args=[record.refund_id])
+        return detail_url("payments:refund_detail", record.refund_id)
 
     refund_id = tables.Column(verbose_name="Refund", orderable=False)
     created_at = tables.Column(verbose_name="Created", orderable=False)
@@ -97,18 +90,10 @@ class RefundTable(PortalTable):
         attrs = {"class": "data-table"}
 
     def render_refund_id(self, value, record):
-        return format_html(
-            '<a class="mono" href="{}">{}</a>',
-            reverse("payments:refund_detail", args=[value]),
-            str(value)[:8] + "…",
-        )
+        return id_link(detail_url("payments:refund_detail", value), value)
 
     def render_payment_id(self, value, record):
-        return format_html(
-            '<a class="mono" href="{}">{}</a>',
-            reverse("payments:detail", args=[value]),
-            str(value)[:8] + "…",
-        )
+        return id_link(detail_url("payments:detail", value), value)
 
     def render_created_at(self, value, record):
         return when(value)
@@ -117,8 +102,4 @@ class RefundTable(PortalTable):
         return money(value, record.currency)
 
     def render_status(self, value, record):
-        return format_html(
-            '<span class="badge badge--{}">{}</span>',
-            REFUND_BADGES.get(value, "neutral"),
-            record.get_status_display(),
-        )
+        return badge(REFUND_BADGES.get(value, "neutral"), record.get_status_display())

@@ -34,8 +34,8 @@ def payment_list(request: HttpRequest) -> HttpResponse:
         "list_url": reverse("payments:list"),
         "listing": listing,
         **_workspace(request, "payments", PaymentTable, listing.page.rows),
-        "sortable": SORTABLE,
-        "newest_sync": selectors.newest_sync(),
+        "sortable": selectors.payment_sortable(request.GET),
+        "newest_sync": selectors.newest_sync,  # called only by a full page
     }
     # The filter form and the pager swap only the results; a normal request gets the page.
     template = "payments/payment_list.html"
@@ -73,7 +73,7 @@ def refund_list(request: HttpRequest) -> HttpResponse:
         "listing": listing,
         **_workspace(request, "refunds", RefundTable, listing.page.rows),
         "sortable": SORTABLE,
-        "newest_sync": selectors.newest_refund_sync(),
+        "newest_sync": selectors.newest_sync,  # called only by a full page
     }
     template = "payments/refund_list.html"
     if request.htmx and request.htmx.target == "results":

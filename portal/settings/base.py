@@ -99,6 +99,11 @@ TEMPLATES = [
 DATABASE_URL = env_str("DATABASE_URL")
 # Persistent connections: measured 124 → 302 req/s on a 50-row list (MEASURED.md).
 CONN_MAX_AGE = env_int("CONN_MAX_AGE", 60)
+# List pages (docs/lists.md): a list's count query stops after this many milliseconds and
+# says "more than N" (0: no limit); the intake freshness shown on every page is read at
+# most once per PORTAL_FRESHNESS_CACHE_SECONDS per process (0: on every request).
+PORTAL_LIST_COUNT_TIMEOUT_MS = env_int("PORTAL_LIST_COUNT_TIMEOUT_MS", 20)
+PORTAL_FRESHNESS_CACHE_SECONDS = env_int("PORTAL_FRESHNESS_CACHE_SECONDS", 5)
 
 
 def database_config(url: str) -> dict:

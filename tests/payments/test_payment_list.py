@@ -118,13 +118,14 @@ def test_a_page_costs_the_same_queries_whatever_its_size(agent_client):
             assert agent_client.get("/payments/").status_code == 200
         return len(captured)
 
-    make_payment()
+    for _ in range(60):  # more than a page: the count runs (a single page is counted from its rows)
+        make_payment()
     queries()  # the first request of a session also writes the session
     few = queries()
     for _ in range(60):
         make_payment()
     assert queries() == few
-    assert few <= 9
+    assert few <= 12  # in a test's transaction, uncached; test_list_budgets pins the views' budget
 
 
 def test_htmx_requests_get_only_the_results(agent_client):
