@@ -57,6 +57,7 @@ from apps.approvals.models import (
     RefundRequest,
     RequestStatus,
 )
+from apps.approvals.notifications import notify_managers_on_commit
 from apps.approvals.rules import ApprovalRules, current_rules
 from apps.approvals.selectors import refundable_now, stale_sending_cutoff
 from apps.audit.services import Actor, Outcome, record
@@ -241,6 +242,7 @@ def request_refund(
                 reason=reason,
                 request=request,
             )
+            notify_managers_on_commit(refund_request)
     if problem is not None:
         code, message = problem
         _refuse(RequestNotAllowed, message, code=code, **refusal)
@@ -324,6 +326,7 @@ def request_account_freeze(
                 reason=reason,
                 request=request,
             )
+            notify_managers_on_commit(freeze_request)
     if problem is not None:
         code, message = problem
         _refuse(RequestNotAllowed, message, code=code, **refusal)
@@ -507,6 +510,7 @@ def approve_request(
                 reason=comment,
                 request=request,
             )
+            notify_managers_on_commit(locked)
     if problem is not None:
         error_class, code, message = problem
         _refuse(

@@ -7,9 +7,10 @@ from urllib.parse import parse_qsl, urlencode
 
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
+from django.utils import timezone
 
-from apps.audit.services import Actor, record
-from apps.workspace.models import ColumnChoice, SavedView
+from apps.audit.services import Actor, not_audited, record
+from apps.workspace.models import ColumnChoice, LastLooked, RecentRecord, SavedView
 
 # Cursors point into one moment's data; a saved view starts from the first page.
 NOT_SAVED = {"after", "before", "format"}
@@ -84,3 +85,35 @@ def choose_columns(
             request=request,
         )
     return chosen
+
+
+# --- what a person opened (for their start page) ---------------------------------------------
+
+RECENT_KEPT = 20
+
+
+@not_audited("a person's own reading history for their start page, not an action on data")
+def note_record_opened(*, owner: Any, kind: str, record_id: str, label: str, url: str) -> None:
+    """Remember that ``owner`` opened a record; only the newest ``RECENT_KEPT`` are kept."""
+    if not getattr(owner, "is_authenticated", False):
+        return
+    now = timezone.now()
+    RecentRecord.objects.update_or_create(
+        owner=owner,
+        kind=kind,
+        record_id=record_id,
+        defaults={"label": label[:200], "url": url[:300], "opened_at": now},
+    )
+    stale = RecentRecord.objects.filter(owner=owner).order_by("-opened_at")[RECENT_KEPT:]
+    stale_ids = list(stale.values_list("pk", flat=True))
+    if stale_ids:
+        RecentRecord.objects.filter(pk__in=stale_ids).delete()
+
+
+@not_audited("marks when a person last opened a list, for their start page")
+def note_list_looked(*, owner: Any, list_name: str) -> None:
+    if not getattr(owner, "is_authenticated", False):
+        return
+    LastLooked.objects.update_or_create(
+        owner=owner, list_name=list_name, defaults={"looked_at": timezone.now()}
+    )

@@ -29,6 +29,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Tests may force_login() a user; the product itself signs people in only through the IdP.
 AUTHENTICATION_BACKENDS = [*AUTHENTICATION_BACKENDS, "django.contrib.auth.backends.ModelBackend"]  # noqa: F405
 LOG_LEVEL = env_str("LOG_LEVEL", "WARNING").upper()
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
 # Each test run gets its own task queue (inherited by worker subprocesses it starts), which
 # RabbitMQ deletes by itself once idle: parallel runs never consume each other's tasks.

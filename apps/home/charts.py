@@ -1,0 +1,123 @@
+"""Small charts drawn on the server as SVG: no library, no script, nothing inline.
+
+:func:`daily_chart` turns a few daily series into the coordinates the
+``components/chart.html`` template draws (polylines and axis labels, colours
+from classes in static/css), together with the same figures as rows for the
+table that serves as the chart's text alternative.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+WIDTH = 600
+HEIGHT = 180
+LEFT = 52  # room for the y-axis labels
+RIGHT = 8
+TOP = 10
+BOTTOM = 24  # room for the x-axis labels
+
+
+@dataclass(frozen=True)
+class Series:
+    name: str
+    css_class: str  # chart-line--a / --b / --c: colours live in static/css
+    values: Sequence[Decimal | int]
+
+
+@dataclass(frozen=True)
+class DrawnSeries:
+    name: str
+    css_class: str
+    points: str
+    total: Decimal | int
+
+
+@dataclass(frozen=True)
+class Tick:
+    position: float
+    label: str
+
+
+@dataclass(frozen=True)
+class Chart:
+    title: str
+    description: str
+    days: list[date]
+    series: list[DrawnSeries]
+    y_ticks: list[Tick]
+    x_ticks: list[Tick]
+    rows: list[tuple[date, list[Decimal | int]]]  # the text alternative, newest day first
+    width: int = WIDTH
+    height: int = HEIGHT
+    left: int = LEFT
+    right_edge: int = WIDTH - RIGHT
+    baseline: int = HEIGHT - BOTTOM
+
+
+def last_days(today: date, count: int) -> list[date]:
+    return [today - timedelta(days=count - 1 - offset) for offset in range(count)]
+
+
+def _nice_ceiling(value: float) -> float:
+    """The axis top: 1, 2 or 5 times a power of ten, at or above ``value``."""
+    if value <= 0:
+        return 1.0
+    magnitude = 10 ** (len(str(int(value))) - 1) if value >= 1 else 1
+    for step in (1, 2, 5, 10):
+        if value <= step * magnitude:
+            return float(step * magnitude)
+    return float(10 * magnitude)
+
+
+def _label(value: float) -> str:
+    if value >= 1_000_000:
+        return f"{value / 1_000_000:g}M"
+    if value >= 1_000:
+        return f"{value / 1_000:g}k"
+    return f"{value:g}"
+
+
+def daily_chart(*, title: str, days: list[date], series: list[Series], unit: str = "") -> Chart:
+    """Lines over ``days`` (oldest first), one per series, on one shared y axis from zero."""
+    top_value = _nice_ceiling(max((float(v) for s in series for v in s.values), default=0.0))
+    plot_width = WIDTH - LEFT - RIGHT
+    plot_height = HEIGHT - TOP - BOTTOM
+    step = plot_width / max(len(days) - 1, 1)
+
+    def x(index: int) -> float:
+        return round(LEFT + index * step, 1)
+
+    def y(value: float) -> float:
+        return round(TOP + plot_height - (value / top_value) * plot_height, 1)
+
+    drawn = [
+        DrawnSeries(
+            name=s.name,
+            css_class=s.css_class,
+            points=" ".join(f"{x(i)},{y(float(v))}" for i, v in enumerate(s.values)),
+            total=sum(s.values, start=type(s.values[0])(0) if s.values else 0),
+        )
+        for s in series
+    ]
+    y_ticks = [Tick(y(top_value * part / 4), _label(top_value * part / 4)) for part in range(5)]
+    x_ticks = [
+        Tick(x(i), day.strftime("%d %b"))
+        for i, day in enumerate(days)
+        if i % 7 == (len(days) - 1) % 7  # every seventh day, ending on today
+    ]
+    rows = [(day, [s.values[i] for s in series]) for i, day in enumerate(days)][::-1]
+    totals = ", ".join(f"{d.name} {d.total}{(' ' + unit) if unit else ''}" for d in drawn)
+    description = f"{title}, {len(days)} days to {days[-1]:%d %b %Y}: {totals}."
+    return Chart(
+        title=title,
+        description=description,
+        days=days,
+        series=drawn,
+        y_ticks=y_ticks,
+        x_ticks=x_ticks,
+        rows=rows,
+    )
