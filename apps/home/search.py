@@ -54,6 +54,8 @@ def find_records(user: Any, text: str) -> SearchResult:
     text = " ".join(text.split())
     if not text:
         return SearchResult(text, problem="Type or paste an id, a reference or an e-mail address.")
+    if any(ord(character) < 32 for character in text):
+        return SearchResult("", problem="That contains characters no id or reference has.")
     if len(text) > MAX_TEXT:
         return SearchResult(text[:40] + "…", problem="That is too long to be an id or a reference.")
     hits: list[SearchHit] = []
