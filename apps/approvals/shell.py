@@ -131,9 +131,9 @@ def refund_charts(today: datetime) -> list[dict[str, Any]]:
                 [to_major_units(per_day[name].get(day, 0), currency) for day in days],
             )
             for name, css in (
-                ("requested", "chart-line--a"),
-                ("approved", "chart-line--b"),
-                ("executed", "chart-line--c"),
+                ("requested", "chart-series--a"),
+                ("approved", "chart-series--b"),
+                ("executed", "chart-series--c"),
             )
         ]
         charts.append(

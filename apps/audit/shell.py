@@ -130,9 +130,9 @@ def outcome_chart(today: datetime):
     series = [
         Series(label, css, [counts.get((day, outcome), 0) for day in days])
         for outcome, label, css in (
-            (Outcome.SUCCESS, "Success", "chart-line--a"),
-            (Outcome.REJECTED, "Rejected", "chart-line--b"),
-            (Outcome.FAILED, "Failed", "chart-line--d"),
+            (Outcome.SUCCESS, "Success", "chart-series--a"),
+            (Outcome.REJECTED, "Rejected", "chart-series--b"),
+            (Outcome.FAILED, "Failed", "chart-series--d"),
         )
     ]
     return daily_chart(title="Actions per day by outcome", days=days, series=series)

@@ -1,9 +1,11 @@
 """Small charts drawn on the server as SVG: no library, no script, nothing inline.
 
 :func:`daily_chart` turns a few daily series into the coordinates the
-``components/chart.html`` template draws (polylines and axis labels, colours
-from classes in static/css), together with the same figures as rows for the
-table that serves as the chart's text alternative.
+``components/chart.html`` template draws (a group of bars per day, axis
+labels, colours from classes in static/css), together with the same figures
+as rows for the table that serves as the chart's text alternative. Bars, not
+lines: series that coincide (requested, approved and executed on one day)
+stay visible side by side.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ BOTTOM = 24  # room for the x-axis labels
 @dataclass(frozen=True)
 class Series:
     name: str
-    css_class: str  # chart-line--a / --b / --c: colours live in static/css
+    css_class: str  # chart-series--a / --b / --c / --d: colours live in static/css
     values: Sequence[Decimal | int]
 
 
@@ -32,8 +34,17 @@ class Series:
 class DrawnSeries:
     name: str
     css_class: str
-    points: str
     total: Decimal | int
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: float
+    y: float
+    width: float
+    height: float
+    css_class: str
+    title: str  # shown on hover: "04 Dec · Requested 25.00"
 
 
 @dataclass(frozen=True)
@@ -48,6 +59,7 @@ class Chart:
     description: str
     days: list[date]
     series: list[DrawnSeries]
+    bars: list[Bar]
     y_ticks: list[Tick]
     x_ticks: list[Tick]
     rows: list[tuple[date, list[Decimal | int]]]  # the text alternative, newest day first
@@ -82,30 +94,42 @@ def _label(value: float) -> str:
 
 
 def daily_chart(*, title: str, days: list[date], series: list[Series], unit: str = "") -> Chart:
-    """Lines over ``days`` (oldest first), one per series, on one shared y axis from zero."""
+    """A group of bars per day (oldest first), one bar per series, on one y axis from zero."""
     top_value = _nice_ceiling(max((float(v) for s in series for v in s.values), default=0.0))
     plot_width = WIDTH - LEFT - RIGHT
     plot_height = HEIGHT - TOP - BOTTOM
-    step = plot_width / max(len(days) - 1, 1)
-
-    def x(index: int) -> float:
-        return round(LEFT + index * step, 1)
+    slot = plot_width / max(len(days), 1)
+    bar_width = round(slot * 0.8 / max(len(series), 1), 2)
 
     def y(value: float) -> float:
         return round(TOP + plot_height - (value / top_value) * plot_height, 1)
 
+    def centre(index: int) -> float:
+        return round(LEFT + index * slot + slot / 2, 1)
+
+    bars = []
+    for j, s in enumerate(series):
+        for i, value in enumerate(s.values):
+            if not value:
+                continue
+            top = y(float(value))
+            bars.append(
+                Bar(
+                    x=round(LEFT + i * slot + slot * 0.1 + j * bar_width, 2),
+                    y=top,
+                    width=bar_width,
+                    height=round(TOP + plot_height - top, 1),
+                    css_class=s.css_class,
+                    title=f"{days[i]:%d %b} · {s.name} {value}{(' ' + unit) if unit else ''}",
+                )
+            )
     drawn = [
-        DrawnSeries(
-            name=s.name,
-            css_class=s.css_class,
-            points=" ".join(f"{x(i)},{y(float(v))}" for i, v in enumerate(s.values)),
-            total=sum(s.values, start=type(s.values[0])(0) if s.values else 0),
-        )
+        DrawnSeries(name=s.name, css_class=s.css_class, total=sum(s.values, start=0))
         for s in series
     ]
     y_ticks = [Tick(y(top_value * part / 4), _label(top_value * part / 4)) for part in range(5)]
     x_ticks = [
-        Tick(x(i), day.strftime("%d %b"))
+        Tick(centre(i), day.strftime("%d %b"))
         for i, day in enumerate(days)
         if i % 7 == (len(days) - 1) % 7  # every seventh day, ending on today
     ]
@@ -117,6 +141,7 @@ def daily_chart(*, title: str, days: list[date], series: list[Series], unit: str
         description=description,
         days=days,
         series=drawn,
+        bars=bars,
         y_ticks=y_ticks,
         x_ticks=x_ticks,
         rows=rows,
