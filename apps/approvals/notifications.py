@@ -186,6 +186,13 @@ def send_waiting_email(*, kind: str, request_id: str, stage: str) -> int:
     notice = _notice(approval_request, stage)
     recipients = manager_addresses(excluding=approval_request)
     if not recipients:
+        # Said where an operator looks: a waiting request nobody could be told about.
+        _record_sent(
+            channel="email",
+            target_id=request_id,
+            params={"stage": stage, "recipients": 0, "error": "no manager with an e-mail address"},
+            outcome=Outcome.FAILED,
+        )
         return 0
     # One message per manager: no one learns who else was told.
     with transaction.atomic():

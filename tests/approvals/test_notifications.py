@@ -251,3 +251,13 @@ def test_the_digest_is_scheduled_at_the_configured_time():
     assert entry["task"] == "apps.approvals.tasks.send_waiting_digest"
     assert entry["schedule"].hour == {int(hour)}
     assert entry["schedule"].minute == {int(minute)}
+
+
+@pytest.mark.django_db
+def test_a_request_nobody_can_be_told_about_is_recorded(agent, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        refund_request = refund_request_by(agent, make_payment())
+    assert mail.outbox == []
+    entry = AuditEntry.objects.get(action="approvals.notify.email")
+    assert entry.target_id == str(refund_request.pk)
+    assert entry.outcome == "failed"
