@@ -20,7 +20,7 @@ from apps.approvals import selectors
 from apps.approvals.models import FreezeRequest, RefundRequest
 from apps.approvals.panels import POLL_SECONDS, freeze_panel_context, refund_panel_context
 from apps.home import registry
-from apps.home.charts import Series, daily_chart, last_days
+from apps.home.charts import Series, daily_chart, last_days, render_chart
 from apps.home.search import as_uuid, uuid_prefix_bounds
 from apps.identity.roles import Role
 from apps.payments.currencies import to_major_units
@@ -111,15 +111,19 @@ def manager_card(request: HttpRequest) -> registry.CardContent:
     )
 
 
-def refund_charts(today: datetime) -> list[dict[str, Any]]:
-    """One chart per currency, amounts in major units; cached a minute (it reads 30 days)."""
+def refund_charts(today: datetime) -> list[str]:
+    """One chart per currency, amounts in major units: past days cached, today read live."""
     tz = timezone.get_current_timezone()
     key = f"home:refund-flow:{tz}:{today.date().isoformat()}"
     flows = cache.get(key)
     if flows is None:
         since = today - timedelta(days=selectors.CHART_DAYS - 1)
-        flows = selectors.refund_flow_by_day(since=since, tz=tz)
-        cache.set(key, flows, selectors.CHART_CACHE_SECONDS)
+        flows = selectors.refund_flow_by_day(since=since, until=today, tz=tz)
+        cache.set(key, flows, selectors.PAST_DAYS_CACHE_SECONDS)
+    for currency, per_stage in selectors.refund_flow_by_day(since=today, tz=tz).items():
+        for stage, per_day in per_stage.items():
+            flows.setdefault(currency, {"requested": {}, "approved": {}, "executed": {}})
+            flows[currency][stage].update(per_day)
     days = last_days(today.date(), selectors.CHART_DAYS)
     charts = []
     for currency in sorted(flows):
@@ -136,14 +140,10 @@ def refund_charts(today: datetime) -> list[dict[str, Any]]:
                 ("executed", "chart-series--c"),
             )
         ]
-        charts.append(
-            {
-                "currency": currency,
-                "chart": daily_chart(
-                    title=f"Refunds in {currency} per day", days=days, series=series, unit=currency
-                ),
-            }
+        chart = daily_chart(
+            title=f"Refunds in {currency} per day", days=days, series=series, unit=currency
         )
+        charts.append(render_chart(chart, chart_id=f"refund-chart-{currency}", unit=currency))
     return charts
 
 

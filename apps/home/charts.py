@@ -1,7 +1,7 @@
 """Small charts drawn on the server as SVG: no library, no script, nothing inline.
 
 :func:`daily_chart` turns a few daily series into the coordinates the
-``components/chart.html`` template draws (a group of bars per day, axis
+HTML of :func:`render_chart` draws (a group of bars per day, axis
 labels, colours from classes in static/css), together with the same figures
 as rows for the table that serves as the chart's text alternative. Bars, not
 lines: series that coincide (requested, approved and executed on one day)
@@ -14,6 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 
 WIDTH = 600
 HEIGHT = 180
@@ -145,4 +148,57 @@ def daily_chart(*, title: str, days: list[date], series: list[Series], unit: str
         y_ticks=y_ticks,
         x_ticks=x_ticks,
         rows=rows,
+    )
+
+
+def render_chart(chart: Chart, *, chart_id: str, unit: str = "") -> SafeString:
+    """The chart as HTML: a titled SVG (role="img", title and desc), its legend, and its figures
+    as a table in a <details>. Written here rather than in a template: a month of bars and its
+    table are hundreds of elements, which Django's template loops render ten times slower.
+    Every text is escaped; colours come from classes, never from style attributes.
+    """
+    e = escape
+    suffix = f" {e(unit)}" if unit else ""
+    left, right, base = chart.left, chart.right_edge, chart.baseline
+    grid = "".join(
+        f'<line class="chart__grid" x1="{left}" x2="{right}" y1="{t.position}" y2="{t.position}"/>'
+        f'<text class="chart__label" x="{left - 6}" y="{t.position}" text-anchor="end" '
+        f'dominant-baseline="middle">{e(t.label)}</text>'
+        for t in chart.y_ticks
+    )
+    days = "".join(
+        f'<text class="chart__label" x="{t.position}" y="{chart.height - 6}" '
+        f'text-anchor="middle">{e(t.label)}</text>'
+        for t in chart.x_ticks
+    )
+    bars = "".join(
+        f'<rect class="chart__bar {b.css_class}" x="{b.x}" y="{b.y}" width="{b.width}" '
+        f'height="{b.height}"><title>{e(b.title)}</title></rect>'
+        for b in chart.bars
+    )
+    legend = "".join(
+        f'<span class="chart__key {s.css_class}">{e(s.name)}: {e(s.total)}{suffix}</span>'
+        for s in chart.series
+    )
+    head = "".join(f'<th scope="col" class="num">{e(s.name)}</th>' for s in chart.series)
+    rows = "".join(
+        f'<tr><th scope="row" class="nowrap">{day:%a %d %b}</th>'
+        + "".join(f'<td class="num">{e(value)}</td>' for value in values)
+        + "</tr>"
+        for day, values in chart.rows
+    )
+    cid = e(chart_id)
+    return mark_safe(  # noqa: S308 — every interpolated text above is escaped
+        f'<figure class="chart"><figcaption class="chart__title">{e(chart.title)}</figcaption>'
+        f'<svg class="chart__svg" viewBox="0 0 {chart.width} {chart.height}" role="img" '
+        f'aria-labelledby="{cid}-title {cid}-desc" preserveAspectRatio="xMidYMid meet">'
+        f'<title id="{cid}-title">{e(chart.title)}</title>'
+        f'<desc id="{cid}-desc">{e(chart.description)}</desc>'
+        f'{grid}{days}<line class="chart__axis" x1="{left}" x2="{right}" y1="{base}" y2="{base}"/>'
+        f"{bars}</svg>"
+        f'<p class="chart__legend">{legend}</p>'
+        f'<details class="chart__figures"><summary>Figures as a table</summary>'
+        f'<table class="data-table data-table--compact"><caption class="visually-hidden">'
+        f'{e(chart.title)}</caption><thead><tr><th scope="col">Day</th>{head}</tr></thead>'
+        f"<tbody>{rows}</tbody></table></details></figure>"
     )
