@@ -10,21 +10,16 @@ from django.urls import reverse
 
 from apps.accounts.models import Account
 from apps.home import registry
-from apps.home.search import as_uuid, uuid_prefix_bounds
+from apps.home.search import by_id
 
 
 def find_accounts(user: Any, text: str, limit: int) -> list[registry.SearchHit]:
     """Every role may open accounts: by id, or by the owner's e-mail (exact, any letter case)."""
-    exact = as_uuid(text)
-    bounds = None if exact else uuid_prefix_bounds(text)
-    if exact is not None:
-        found = Account.objects.filter(pk=exact)
-    elif bounds is not None:
-        found = Account.objects.filter(pk__range=bounds).order_by("pk")
-    elif "@" in text:
+    found = by_id(Account.objects.all(), text)
+    if found is None and "@" in text:
         # The index is on the address as stored; the two spellings cover pasted capitals.
         found = Account.objects.filter(owner_email__in={text, text.lower()}).order_by("pk")
-    else:
+    if found is None:
         return []
     return [
         registry.SearchHit(

@@ -21,7 +21,7 @@ from apps.approvals.models import FreezeRequest, RefundRequest
 from apps.approvals.panels import POLL_SECONDS, freeze_panel_context, refund_panel_context
 from apps.home import registry
 from apps.home.charts import Series, daily_chart, last_days, render_chart
-from apps.home.search import as_uuid, uuid_prefix_bounds
+from apps.home.search import by_id
 from apps.identity.roles import Role
 from apps.payments.currencies import to_major_units
 
@@ -152,16 +152,14 @@ def refund_charts(today: datetime) -> list[str]:
 
 def find_requests(user: Any, text: str, limit: int) -> list[registry.SearchHit]:
     """A request reference (its id), whole or from its first 8 characters, if the person may see it."""
-    exact = as_uuid(text)
-    bounds = None if exact else uuid_prefix_bounds(text)
-    if exact is None and bounds is None:
-        return []
     hits = []
     for model in (RefundRequest, FreezeRequest):
-        found = model.objects.filter(pk=exact) if exact else model.objects.filter(pk__range=bounds)
+        found = by_id(model.objects.all(), text)
+        if found is None:
+            return []
         if not user.has_role(Role.MANAGER, Role.AUDITOR):
             found = found.filter(requested_by=user)
-        for item in found.order_by("pk")[:limit]:
+        for item in found[:limit]:
             if isinstance(item, RefundRequest):
                 what = (
                     f"Refund of {to_major_units(item.amount_cents, item.currency)} {item.currency}"

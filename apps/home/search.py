@@ -12,6 +12,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db.models import QuerySet
+
 from apps.home.registry import SearchHit, search_sources
 
 MAX_TEXT = 320  # the longest e-mail address; longer text is no id
@@ -36,6 +38,18 @@ def as_uuid(text: str) -> uuid.UUID | None:
         return uuid.UUID(text.strip())
     except ValueError:
         return None
+
+
+def by_id(queryset: QuerySet, text: str, field: str = "pk") -> QuerySet | None:
+    """``queryset`` narrowed to ``text`` as a whole id or as a prefix of 8+ hex digits (a key
+    range the primary-key index answers), or None when ``text`` is neither."""
+    exact = as_uuid(text)
+    if exact is not None:
+        return queryset.filter(**{field: exact})
+    bounds = uuid_prefix_bounds(text)
+    if bounds is not None:
+        return queryset.filter(**{f"{field}__range": bounds}).order_by(field)
+    return None
 
 
 @dataclass(frozen=True)

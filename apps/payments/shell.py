@@ -9,7 +9,7 @@ from typing import Any
 from django.urls import reverse
 
 from apps.home import registry
-from apps.home.search import as_uuid, uuid_prefix_bounds
+from apps.home.search import by_id
 from apps.payments.currencies import to_major_units
 from apps.payments.models import Payment, Refund
 
@@ -26,27 +26,16 @@ def _payment_hit(payment: Payment) -> registry.SearchHit:
 
 def find_payments(user: Any, text: str, limit: int) -> list[registry.SearchHit]:
     """Every role may open payments: the id (primary-key range for a prefix) or the merchant reference."""
-    exact = as_uuid(text)
-    bounds = None if exact else uuid_prefix_bounds(text)
-    if exact is not None:
-        found = Payment.objects.filter(pk=exact)
-    elif bounds is not None:
-        found = Payment.objects.filter(pk__range=bounds).order_by("pk")
-    else:
+    found = by_id(Payment.objects.all(), text)
+    if found is None:
         found = Payment.objects.filter(merchant_reference=text).order_by("-created_at")
     return [_payment_hit(payment) for payment in found[:limit]]
 
 
 def find_refunds(user: Any, text: str, limit: int) -> list[registry.SearchHit]:
-    exact = as_uuid(text)
-    bounds = None if exact else uuid_prefix_bounds(text)
-    if exact is None and bounds is None:
+    found = by_id(Refund.objects.all(), text)
+    if found is None:
         return []
-    found = (
-        Refund.objects.filter(pk=exact)
-        if exact
-        else Refund.objects.filter(pk__range=bounds).order_by("pk")
-    )
     return [
         registry.SearchHit(
             kind="Refund",

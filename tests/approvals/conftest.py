@@ -71,3 +71,15 @@ def refund_request_by(user, payment, amount_cents: int = 2_500, reason: str = "c
         category="duplicate_charge",
         reason=reason,
     )
+
+
+def approve_now(approval_request, manager, comment: str = "checked"):
+    """A manager approves through the service, signed in just now (no step-up)."""
+    from django.utils import timezone
+
+    return services.approve_request(
+        approval_request=approval_request,
+        approver=manager,
+        comment=comment,
+        authenticated_at=timezone.now(),
+    )

@@ -14,13 +14,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.core import mail
 from django.db import transaction
-from django.utils import timezone
 
 from apps.approvals import notifications, services
 from apps.approvals.models import RefundRequest
 from apps.audit.models import AuditEntry
 from portal.celery import app
-from tests.approvals.conftest import make_payment, refund_request_by
+from tests.approvals.conftest import approve_now, make_payment, refund_request_by
 from tests.factories import UserFactory
 
 
@@ -77,15 +76,6 @@ def managers(manager, other_manager):
     return [manager, other_manager, third]
 
 
-def approve(approval_request, manager):
-    return services.approve_request(
-        approval_request=approval_request,
-        approver=manager,
-        comment="checked",
-        authenticated_at=timezone.now(),
-    )
-
-
 def recipients() -> list[str]:
     return sorted(address for message in mail.outbox for address in message.to)
 
@@ -131,13 +121,13 @@ def test_the_first_of_two_approvals_tells_the_others_then_nothing_more(
         refund_request = refund_request_by(agent, make_payment(), amount_cents=5_000)
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        approve(refund_request, first)
+        approve_now(refund_request, first)
     assert recipients() == sorted([second.email, third.email])  # not the one who approved
     assert mail.outbox[0].subject.startswith("Waiting for a second manager: Refund of 50.00 EUR")
     assert len(webhook.bodies) == 2
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        approve(RefundRequest.objects.get(pk=refund_request.pk), second)
+        approve_now(RefundRequest.objects.get(pk=refund_request.pk), second)
     assert mail.outbox == []
     assert len(webhook.bodies) == 2
 
@@ -156,7 +146,7 @@ def test_a_decision_that_ends_the_wait_sends_nothing(
         another = refund_request_by(agent, make_payment())
     assert len(mail.outbox) == 1
     with django_capture_on_commit_callbacks(execute=True):
-        approve(another, manager)
+        approve_now(another, manager)
     assert len(mail.outbox) == 1  # the approval that ends the wait sends none
 
 

@@ -14,20 +14,11 @@ from apps.approvals.models import RefundRequest
 from apps.audit.services import Actor, Outcome, record, verify_chain
 from apps.events.models import DeadLetter
 from apps.payments.models import Refund, RefundStatus
-from tests.approvals.conftest import make_account, make_payment, refund_request_by
+from tests.approvals.conftest import approve_now, make_account, make_payment, refund_request_by
 from tests.factories import UserFactory
 from tests.home.conftest import card, figures
 
 pytestmark = pytest.mark.django_db
-
-
-def approve(approval_request, manager):
-    return services.approve_request(
-        approval_request=approval_request,
-        approver=manager,
-        comment="checked",
-        authenticated_at=timezone.now(),
-    )
 
 
 def reject(approval_request, manager):
@@ -107,7 +98,7 @@ def test_a_manager_sees_the_queue_split_the_oldest_age_and_today(
     settings.APPROVAL_TARGET_HOURS = 4
     small = refund_request_by(agent, make_payment(), amount_cents=2_500)
     big = refund_request_by(agent, make_payment(), amount_cents=9_000)  # needs two managers
-    approve(big, other_manager)
+    approve_now(big, other_manager)
     refund_request_by(manager, make_payment(), amount_cents=1_000)  # his own: not for him
     decided = refund_request_by(agent, make_payment(), amount_cents=1_500)
     reject(decided, other_manager)
@@ -145,7 +136,7 @@ def test_the_refund_chart_shows_requested_approved_and_executed_per_currency(
     manager_client, manager, agent
 ):
     eur = refund_request_by(agent, make_payment(), amount_cents=2_550)
-    approve(eur, manager)
+    approve_now(eur, manager)
     refund_request_by(agent, make_payment(currency="JPY", amount_cents=5_000), amount_cents=1_200)
     now = timezone.now()
     Refund.objects.create(
