@@ -163,12 +163,18 @@ def manager_addresses(*, excluding: ApprovalRequest | None = None) -> list[str]:
 
 
 def _record_sent(
-    *, channel: str, target_id: str, params: dict[str, Any], outcome: str = Outcome.SUCCESS
+    *,
+    channel: str,
+    target_id: str,
+    params: dict[str, Any],
+    kind: str = "",
+    outcome: str = Outcome.SUCCESS,
 ) -> None:
+    """One action-log entry per notice sent (or given up), on the request like its other steps."""
     record(
         action=f"approvals.notify.{channel}",
         actor=Actor.system("approvals-notify"),
-        target_type="approval_request" if target_id else "approval_queue",
+        target_type=f"{kind}_request" if kind else "approval_queue",
         target_id=target_id,
         params=params,
         outcome=outcome,
@@ -189,6 +195,7 @@ def send_waiting_email(*, kind: str, request_id: str, stage: str) -> int:
         # Said where an operator looks: a waiting request nobody could be told about.
         _record_sent(
             channel="email",
+            kind=kind,
             target_id=request_id,
             params={"stage": stage, "recipients": 0, "error": "no manager with an e-mail address"},
             outcome=Outcome.FAILED,
@@ -200,6 +207,7 @@ def send_waiting_email(*, kind: str, request_id: str, stage: str) -> int:
             send_mail(notice.subject, notice.text + "\n", settings.DEFAULT_FROM_EMAIL, [address])
         _record_sent(
             channel="email",
+            kind=kind,
             target_id=request_id,
             params={"stage": stage, "recipients": len(recipients)},
         )
@@ -228,7 +236,10 @@ def send_waiting_webhook(*, kind: str, request_id: str, stage: str) -> bool:
         return False
     status = post_webhook(_notice(approval_request, stage).text)
     _record_sent(
-        channel="webhook", target_id=request_id, params={"stage": stage, "http_status": status}
+        channel="webhook",
+        kind=kind,
+        target_id=request_id,
+        params={"stage": stage, "http_status": status},
     )
     return True
 
@@ -237,6 +248,7 @@ def record_webhook_given_up(*, kind: str, request_id: str, stage: str, error: st
     """After the last retry: the failure is in the action log, where an operator looks."""
     _record_sent(
         channel="webhook",
+        kind=kind,
         target_id=request_id,
         params={"stage": stage, "error": error[:500]},
         outcome=Outcome.FAILED,

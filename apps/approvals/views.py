@@ -101,12 +101,13 @@ def _after_write(
 def my_requests(request: HttpRequest) -> HttpResponse:
     """The requester's own refund and freeze requests, newest first, updated live while open."""
     items = selectors.requests_of(user=request.user)
-    # The start page links here filtered: ?state=open (still going) or ?state=decided.
+    # The start page links here filtered: ?state=open (still going) or ?state=decided
+    # (approved or rejected by a manager).
     state = request.GET.get("state", "")
     if state == "open":
         items = [item for item in items if item.is_open]
     elif state == "decided":
-        items = [item for item in items if not item.is_undecided]
+        items = [item for item in items if item.decided_at is not None]
     if not request.htmx:
         note_list_looked(owner=request.user, list_name="approvals:mine")
     context = {

@@ -18,7 +18,6 @@ from django.db import transaction
 from apps.approvals import notifications, services
 from apps.approvals.models import RefundRequest
 from apps.audit.models import AuditEntry
-from portal.celery import app
 from tests.approvals.conftest import approve_now, make_payment, refund_request_by
 from tests.factories import UserFactory
 
@@ -62,12 +61,10 @@ def webhook(settings):
 
 @pytest.fixture(autouse=True)
 def tasks_run_here(settings):
+    # Celery reads its settings through Django's: eager tasks keep their exceptions in their
+    # result, as a worker would log them, and an eager retry runs at once (no countdown).
     settings.PORTAL_BASE_URL = "https://portal.example.com"
-    # Eager tasks keep their exceptions in their result, as a worker would log them: a
-    # retry runs at once (eager retries ignore the countdown) instead of raising here.
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = False
+    settings.CELERY_TASK_ALWAYS_EAGER = True
 
 
 @pytest.fixture
@@ -104,9 +101,10 @@ def test_a_new_request_reaches_every_manager_once_by_mail_and_webhook(
         assert secret not in message.body
         assert secret not in webhook.bodies[0]["text"]
     assert webhook.bodies == [{"text": message.body.strip()}]
-    channels = AuditEntry.objects.filter(target_id=str(refund_request.pk)).values_list(
-        "action", "params"
-    )
+    # On the request, where its page's "every action-log entry" link finds them.
+    channels = AuditEntry.objects.filter(
+        target_type="refund_request", target_id=str(refund_request.pk)
+    ).values_list("action", "params")
     assert ("approvals.notify.email", {"stage": "first", "recipients": 3}) in channels
     assert ("approvals.notify.webhook", {"stage": "first", "http_status": 200}) in channels
 
