@@ -11,6 +11,7 @@ import random
 import re
 import uuid
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.core.cache import cache
@@ -37,6 +38,16 @@ def month_of_work(agent, manager, other_manager, settings):
     settings.REFUND_APPROVAL_THRESHOLDS = "EUR:300"
     rng = random.Random(17)
     now = timezone.now()
+    # A month of the action log, oldest first (the chain grows with time), written by record().
+    actor = Actor.system("demo")
+    for day in range(29, 0, -1):
+        for minute in range(rng.randint(40, 90)):
+            outcome = rng.choices(
+                [Outcome.SUCCESS, Outcome.REJECTED, Outcome.FAILED], weights=[90, 7, 3]
+            )[0]
+            with mock.patch("apps.audit.services.timezone.now") as clock:
+                clock.return_value = now - timedelta(days=day, minutes=-minute)
+                record(action="refund.request", actor=actor, outcome=outcome)
     for day in range(29, -1, -1):
         for _ in range(rng.randint(1, 3)):
             currency = rng.choice(["EUR", "EUR", "GBP"])
@@ -75,7 +86,6 @@ def month_of_work(agent, manager, other_manager, settings):
         approval_request=big, approver=other_manager, comment="ok", authenticated_at=now
     )
     RefundRequest.objects.filter(pk=big.pk).update(requested_at=now - timedelta(hours=6))
-    actor = Actor.system("demo")
     for _ in range(3):
         record(action="access.denied", actor=actor, outcome=Outcome.REJECTED)
     record(action="identity.sign_in_failed", actor=actor, outcome=Outcome.FAILED)
