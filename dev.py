@@ -158,6 +158,8 @@ DEMO_ENV = {
     "REFUND_APPROVAL_THRESHOLDS": "EUR:250,USD:250,GBP:200,CHF:250,SEK:2500,JPY:30000,KWD:75",
     # A service token to try the portal's API with (docs/api.md); development only.
     "SERVICE_API_TOKENS": "demo-service:demo-service-token-for-local-use-only",
+    # Links in the managers' notices (printed by the worker: the console e-mail backend).
+    "PORTAL_BASE_URL": "http://127.0.0.1:8000",
 }
 
 

@@ -11,13 +11,14 @@ from django.views.decorators.http import require_safe
 
 from apps.accounts import selectors, services
 from apps.accounts.tables import AccountTable
-from apps.approvals.panels import freeze_panel_context
 from apps.events.selectors import timeline_for
+from apps.home import registry
 from apps.home.csv_export import csv_response
 from apps.identity.access import require_roles
 from apps.identity.roles import Role
 from apps.payments.tables import PaymentTable
 from apps.workspace.lists import list_workspace as _workspace
+from apps.workspace.services import note_record_opened
 
 
 @require_roles(*Role.values)
@@ -46,12 +47,21 @@ def account_list(request: HttpRequest) -> HttpResponse:
 @require_safe
 def account_detail(request: HttpRequest, account_id: uuid.UUID) -> HttpResponse:
     account = selectors.account_detail(account_id)
+    note_record_opened(
+        owner=request.user,
+        kind="account",
+        record_id=str(account.account_id),
+        label=f"Account {str(account.account_id)[:8]} · {account.owner_name}",
+        url=request.path,
+    )
     return render(
         request,
         "accounts/account_detail.html",
         {
+            "account": account,
             "payments": PaymentTable(list(selectors.recent_payments_of(account.account_id))),
             "timeline": timeline_for(account.account_id),
-            **freeze_panel_context(request, account),
+            # Sections other apps add (the freeze requests panel), without this app knowing them.
+            "record_panels": registry.panels_for("account", request, account),
         },
     )

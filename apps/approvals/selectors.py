@@ -226,3 +226,140 @@ def actions_for(
         own_request=own,
         already_approved=bool(approved_by_me),
     )
+
+
+# --- the start page's figures (a few indexed queries; the chart is cached briefly) ---------
+
+CHART_DAYS = 30
+# Past days barely change (a late settlement event): their sums are kept ten minutes; today's
+# are read at every request (a day of rows, on the requested_at / created_at indexes).
+PAST_DAYS_CACHE_SECONDS = 600
+EVER_APPROVED = (
+    RequestStatus.APPROVED,
+    RequestStatus.SUBMITTED,
+    RequestStatus.SUCCEEDED,
+    RequestStatus.FAILED,
+)
+
+
+@dataclass(frozen=True)
+class ManagerFigures:
+    waiting_for_me: int
+    waiting_for_second: int
+    oldest_waiting_since: datetime | None
+    decided_today: int
+
+
+def _approved_once(field: str) -> Exists:
+    return Exists(
+        Decision.objects.filter(
+            **{field: OuterRef("pk")},
+            kind=DecisionKind.APPROVE,
+            decided_at__gte=OuterRef("checked_at"),
+        )
+    )
+
+
+def manager_figures(*, manager, today_starts: datetime) -> ManagerFigures:
+    second = 0
+    oldest: list[datetime] = []
+    decided = 0
+    for model, field in ((RefundRequest, "refund_request"), (FreezeRequest, "freeze_request")):
+        waiting = model.objects.filter(status=RequestStatus.REQUESTED)
+        second += waiting.filter(required_approvals__gte=2).filter(_approved_once(field)).count()
+        first = waiting.order_by("requested_at").values_list("requested_at", flat=True).first()
+        if first is not None:
+            oldest.append(first)
+        decided += model.objects.filter(decided_at__gte=today_starts).count()
+    return ManagerFigures(
+        waiting_for_me=awaiting_count(manager=manager),
+        waiting_for_second=second,
+        oldest_waiting_since=min(oldest, default=None),
+        decided_today=decided,
+    )
+
+
+@dataclass(frozen=True)
+class RequesterFigures:
+    open_requests: list[ApprovalRequest]
+    open_count: int
+    decided_since: int
+
+
+def requester_figures(*, user, since: datetime | None, shown: int = 5) -> RequesterFigures:
+    """A requester's open requests (newest first) and how many were decided since ``since``."""
+    refunds = RefundRequest.objects.filter(requested_by=user)
+    freezes = FreezeRequest.objects.filter(requested_by=user)
+    open_refunds = refunds.filter(status__in=OPEN_STATUSES)
+    open_freezes = freezes.filter(status__in=OPEN_STATUSES)
+    newest = sorted(
+        chain(
+            open_refunds.order_by("-requested_at")[:shown],
+            open_freezes.select_related("account").order_by("-requested_at")[:shown],
+        ),
+        key=lambda item: item.requested_at,
+        reverse=True,
+    )[:shown]
+    decided = 0
+    if since is not None:
+        decided = (
+            refunds.filter(decided_at__gt=since).count()
+            + freezes.filter(decided_at__gt=since).count()
+        )
+    else:
+        decided = (
+            refunds.filter(decided_at__isnull=False).count()
+            + freezes.filter(decided_at__isnull=False).count()
+        )
+    return RequesterFigures(
+        open_requests=newest,
+        open_count=open_refunds.count() + open_freezes.count(),
+        decided_since=decided,
+    )
+
+
+def refund_flow_by_day(
+    *, since: datetime, until: datetime | None = None, tz
+) -> dict[str, dict[str, dict]]:
+    """Refund amounts per currency and day: requested, approved (portal requests) and executed
+    (succeeded refunds in the payments read model), in minor units.
+
+    ``{currency: {"requested": {date: cents}, "approved": {…}, "executed": {…}}}``
+    """
+    from django.db.models.functions import TruncDate
+
+    from apps.payments.models import Refund, RefundStatus
+
+    flows: dict[str, dict[str, dict]] = {}
+
+    def add(name: str, rows) -> None:
+        for currency, day, cents in rows:
+            flows.setdefault(currency, {"requested": {}, "approved": {}, "executed": {}})
+            flows[currency][name][day] = cents or 0
+
+    def grouped(queryset, field: str):
+        if until is not None:
+            queryset = queryset.filter(**{f"{field}__lt": until})
+        return (
+            queryset.annotate(day=TruncDate(field, tzinfo=tz))
+            .values("currency", "day")
+            .annotate(total=Sum("amount_cents"))
+            .values_list("currency", "day", "total")
+        )
+
+    add("requested", grouped(RefundRequest.objects.filter(requested_at__gte=since), "requested_at"))
+    add(
+        "approved",
+        grouped(
+            RefundRequest.objects.filter(decided_at__gte=since, status__in=EVER_APPROVED),
+            "decided_at",
+        ),
+    )
+    add(
+        "executed",
+        grouped(
+            Refund.objects.filter(created_at__gte=since, status=RefundStatus.SUCCEEDED),
+            "created_at",
+        ),
+    )
+    return flows

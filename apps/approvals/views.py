@@ -29,6 +29,7 @@ from apps.identity.access import require_roles, require_writer
 from apps.identity.roles import Role
 from apps.identity.selectors import authenticated_at, recent_sign_in
 from apps.payments.selectors import payment_detail
+from apps.workspace.services import note_list_looked, note_record_opened
 
 QUEUE_POLL_SECONDS = 10
 
@@ -100,7 +101,17 @@ def _after_write(
 def my_requests(request: HttpRequest) -> HttpResponse:
     """The requester's own refund and freeze requests, newest first, updated live while open."""
     items = selectors.requests_of(user=request.user)
+    # The start page links here filtered: ?state=open (still going) or ?state=decided
+    # (approved or rejected by a manager).
+    state = request.GET.get("state", "")
+    if state == "open":
+        items = [item for item in items if item.is_open]
+    elif state == "decided":
+        items = [item for item in items if item.decided_at is not None]
+    if not request.htmx:
+        note_list_looked(owner=request.user, list_name="approvals:mine")
     context = {
+        "state": state,
         "items": items,
         "polling": selectors.any_open(items),
         "poll_seconds": POLL_SECONDS,
@@ -116,6 +127,12 @@ def my_requests(request: HttpRequest) -> HttpResponse:
 def approval_queue(request: HttpRequest) -> HttpResponse:
     """Undecided requests, oldest first, each with its context and the decision buttons."""
     items = selectors.approval_queue(manager=request.user)
+    # The start page links here filtered: ?waiting=me (I can decide) or ?waiting=second.
+    waiting = request.GET.get("waiting", "")
+    if waiting == "me":
+        items = [i for i in items if not i.is_mine and not i.approved_by_me]
+    elif waiting == "second":
+        items = [i for i in items if i.approvals_so_far > 0]
     recently = _recently_signed_in(request)
     cards = [
         {
@@ -134,6 +151,7 @@ def approval_queue(request: HttpRequest) -> HttpResponse:
         "queue_poll_seconds": QUEUE_POLL_SECONDS,
         "poll_seconds": POLL_SECONDS,
         "place": "queue",
+        "waiting": waiting,
     }
     template = "approvals/approval_queue.html"
     if request.htmx and request.htmx.target == "approval-queue":
@@ -148,6 +166,13 @@ def approval_queue(request: HttpRequest) -> HttpResponse:
 @require_safe
 def request_detail(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
     approval_request = selectors.request_visible_to(user=request.user, request_id=request_id)
+    note_record_opened(
+        owner=request.user,
+        kind="request",
+        record_id=str(approval_request.pk),
+        label=f"{approval_request.kind.capitalize()} request {str(approval_request.pk)[:8]}",
+        url=request.path,
+    )
     context = {
         **_card_context(request, approval_request, place="detail"),
         "decisions": selectors.decisions_of(approval_request),

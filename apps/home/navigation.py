@@ -6,12 +6,11 @@ navigation never offers a page that would answer 403.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from django.urls import NoReverseMatch, reverse
 
+from apps.home.registry import badge_for
 from apps.identity.roles import WRITER_ROLES, Role
 
 
@@ -21,14 +20,6 @@ class NavEntry:
     url_name: str
     roles: frozenset[str]
     section: str = "Work"
-    # A count shown next to the label (work waiting for this person), or None.
-    badge: Callable[[Any], int] | None = None
-
-
-def _awaiting_approval(user) -> int:
-    from apps.approvals.selectors import awaiting_count
-
-    return awaiting_count(manager=user)
 
 
 EVERYONE = frozenset(Role.values)
@@ -41,7 +32,7 @@ ENTRIES: tuple[NavEntry, ...] = (
     NavEntry("Payments", "payments:list", EVERYONE),
     NavEntry("Refunds", "payments:refunds", EVERYONE),
     NavEntry("My requests", "approvals:mine", WRITERS),
-    NavEntry("Approvals", "approvals:queue", MANAGERS, badge=_awaiting_approval),
+    NavEntry("Approvals", "approvals:queue", MANAGERS),
     NavEntry("Action log", "audit:list", EVERYONE),
     NavEntry("Reports", "reports:list", frozenset({Role.MANAGER, Role.AUDITOR})),
 )
@@ -68,14 +59,16 @@ def entries_for(user, current_path: str) -> list[dict]:
             if _url(other) != url
         ):
             current = False
+        # A count next to the label (work waiting for this person), contributed by the owning app.
+        badge = badge_for(entry.url_name)
         visible.append(
             {
                 "label": entry.label,
                 "url": url,
                 "current": current,
                 "section": entry.section,
-                "badge_id": f"nav-badge-{entry.url_name.replace(':', '-')}" if entry.badge else "",
-                "badge": entry.badge(user) if entry.badge else None,
+                "badge_id": f"nav-badge-{entry.url_name.replace(':', '-')}" if badge else "",
+                "badge": badge(user) if badge else None,
             }
         )
     return visible

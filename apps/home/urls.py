@@ -7,4 +7,5 @@ app_name = "home"
 urlpatterns = [
     path("", views.index, name="index"),
     path("no-access/", views.no_access, name="no_access"),
+    path("search/", views.find, name="search"),
 ]

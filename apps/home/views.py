@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_safe
 
+from apps.home import registry, search
 from apps.identity.access import public, require_roles, signed_in
 from apps.identity.role_mapping import groups_granting, parse_role_groups
 from apps.identity.roles import Role
@@ -15,7 +16,20 @@ from apps.identity.roles import Role
 @require_roles(*Role.values)
 @require_safe
 def index(request: HttpRequest) -> HttpResponse:
-    return render(request, "home/index.html")
+    """The start page: the cards the apps contribute for this person's roles."""
+    return render(request, "home/index.html", {"cards": registry.cards_for(request)})
+
+
+@require_roles(*Role.values)
+@require_safe
+def find(request: HttpRequest) -> HttpResponse:
+    """The header's search: one match opens the record, several are listed, none says so."""
+    text = request.GET.get("q", "")
+    result = search.find_records(request.user, text)
+    if result.single is not None:
+        return redirect(result.single.url)
+    status = 400 if result.problem else 200
+    return render(request, "home/search.html", {"result": result}, status=status)
 
 
 @signed_in

@@ -9,14 +9,15 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_safe
 
-from apps.approvals.panels import refund_panel_context
 from apps.events.selectors import timeline_for
+from apps.home import registry
 from apps.home.csv_export import csv_response
 from apps.identity.access import require_roles
 from apps.identity.roles import Role
 from apps.payments import selectors, services
 from apps.payments.tables import PaymentTable, RefundTable
 from apps.workspace.lists import list_workspace as _workspace
+from apps.workspace.services import note_record_opened
 
 SORTABLE = {"created_at": "Created", "amount_cents": "Amount"}
 
@@ -48,13 +49,22 @@ def payment_list(request: HttpRequest) -> HttpResponse:
 @require_safe
 def payment_detail(request: HttpRequest, payment_id: uuid.UUID) -> HttpResponse:
     payment = selectors.payment_detail(payment_id)
+    note_record_opened(
+        owner=request.user,
+        kind="payment",
+        record_id=str(payment.payment_id),
+        label=f"Payment {str(payment.payment_id)[:8]} · {payment.merchant_reference}".rstrip(" ·"),
+        url=request.path,
+    )
     return render(
         request,
         "payments/payment_detail.html",
         {
+            "payment": payment,
             "refunds": selectors.refunds_of(payment),
             "timeline": timeline_for(payment.payment_id),
-            **refund_panel_context(request, payment),
+            # Sections other apps add (the refund requests panel), without this app knowing them.
+            "record_panels": registry.panels_for("payment", request, payment),
         },
     )
 
@@ -85,6 +95,13 @@ def refund_list(request: HttpRequest) -> HttpResponse:
 @require_safe
 def refund_detail(request: HttpRequest, refund_id: uuid.UUID) -> HttpResponse:
     refund = selectors.refund_detail(refund_id)
+    note_record_opened(
+        owner=request.user,
+        kind="refund",
+        record_id=str(refund.refund_id),
+        label=f"Refund {str(refund.refund_id)[:8]}",
+        url=request.path,
+    )
     return render(
         request,
         "payments/refund_detail.html",

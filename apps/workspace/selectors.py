@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import Http404
 
-from apps.workspace.models import ColumnChoice, SavedView
+from apps.workspace.models import ColumnChoice, LastLooked, RecentRecord, SavedView
 
 
 def saved_views(*, owner: Any, list_name: str) -> QuerySet[SavedView]:
@@ -40,3 +40,17 @@ def visible_columns(
         if asked:
             return asked
     return chosen_columns(owner=owner, list_name=list_name, allowed=allowed)
+
+
+def recent_records(*, owner: Any, limit: int = 8) -> list[RecentRecord]:
+    """The records this person opened last, newest first (one indexed read)."""
+    return list(RecentRecord.objects.filter(owner=owner).order_by("-opened_at")[:limit])
+
+
+def last_looked_at(*, owner: Any, list_name: str):
+    """When this person last opened ``list_name``, or None if never."""
+    return (
+        LastLooked.objects.filter(owner=owner, list_name=list_name)
+        .values_list("looked_at", flat=True)
+        .first()
+    )

@@ -318,6 +318,24 @@ if OIDC_SERVER_URL:
 REFUND_APPROVAL_THRESHOLDS = env_str("REFUND_APPROVAL_THRESHOLDS")
 APPROVAL_REQUEST_EXPIRY_HOURS = env_int("APPROVAL_REQUEST_EXPIRY_HOURS", 72)
 APPROVAL_MAX_AUTH_AGE_MINUTES = env_int("APPROVAL_MAX_AUTH_AGE_MINUTES", 15)
+# --- Telling managers a request waits (docs/approvals.md, issue 17) ----------
+APPROVAL_TARGET_HOURS = env_float("APPROVAL_TARGET_HOURS", 4.0)  # the start page's age target
+APPROVAL_WEBHOOK_URL = env_str("APPROVAL_WEBHOOK_URL")  # JSON {"text": …} (Slack/Teams)
+APPROVAL_DIGEST_TIME = env_str("APPROVAL_DIGEST_TIME", "08:00")  # HH:MM UTC, daily
+PORTAL_BASE_URL = env_str("PORTAL_BASE_URL", "http://localhost:8000").rstrip("/")  # links sent out
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Operations Portal <portal@localhost>")
+_digest_hour, _digest_minute = (int(part) for part in APPROVAL_DIGEST_TIME.split(":"))
+CELERY_BEAT_SCHEDULE["approvals-waiting-digest"] = {
+    "task": "apps.approvals.tasks.send_waiting_digest",
+    "schedule": crontab(hour=_digest_hour, minute=_digest_minute),
+}
 SERVICE_API_TOKENS = env_str("SERVICE_API_TOKENS")
 # The action log records the client address from REMOTE_ADDR, or from this header
 # when (and only when) the deployment's proxies set it, N hops from the right.

@@ -35,3 +35,6 @@ if not CELERY_BROKER_URL:
 EVENTS_BROKER_URL = EVENTS_BROKER_URL or CELERY_BROKER_URL
 
 LOGGING = logging_config(env_str("LOG_FORMAT", "console"), env_str("LOG_LEVEL", "INFO").upper())
+
+# Mail to managers (a request waits, the daily digest) is printed by the worker, not sent.
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

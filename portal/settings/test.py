@@ -33,6 +33,7 @@ LOG_LEVEL = env_str("LOG_LEVEL", "WARNING").upper()
 # must not cut the small counts (the timeout's own tests set theirs).
 PORTAL_FRESHNESS_CACHE_SECONDS = 0
 PORTAL_LIST_COUNT_TIMEOUT_MS = 1000
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
 # Each test run gets its own task queue (inherited by worker subprocesses it starts), which
 # RabbitMQ deletes by itself once idle: parallel runs never consume each other's tasks.

@@ -68,15 +68,28 @@
     }
   } catch (ignored) { /* very old browsers: the server's default applies */ }
 
-  // Keyboard: "/" focuses the search box; j/k move through table rows; Enter opens the row.
+  // Keyboard: "/" focuses a search box; j/k move through table rows; Enter opens the row.
+  // On a list, "/" goes to the list's own filter (used all day there) and a second "/" in that
+  // still-empty filter moves on to the header's search; elsewhere "/" goes to the header's search.
   function typing(target) {
     return target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
   }
+  function focusSearch(search, event) {
+    event.preventDefault();
+    search.focus();
+    search.select();
+  }
   document.addEventListener("keydown", function (event) {
     if (event.ctrlKey || event.metaKey || event.altKey) { return; }
-    if (event.key === "/" && !typing(event.target)) {
-      var search = document.querySelector("input[type=search]");
-      if (search) { event.preventDefault(); search.focus(); search.select(); }
+    if (event.key === "/") {
+      var site = document.querySelector("input[data-site-search]");
+      var list = document.querySelector("main input[type=search]");
+      if (!typing(event.target)) {
+        var search = list || site;
+        if (search) { focusSearch(search, event); }
+        return;
+      }
+      if (site && list && event.target === list && list.value === "") { focusSearch(site, event); }
       return;
     }
     if (typing(event.target)) { return; }

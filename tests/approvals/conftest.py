@@ -132,3 +132,15 @@ def send_until_settled(call_id: int, attempts: int = 10) -> str:
         attempts -= 1
         time.sleep(outcome.retry_in)
     raise AssertionError("the call never settled")
+
+
+def approve_now(approval_request, manager, comment: str = "checked"):
+    """A manager approves through the service, signed in just now (no step-up)."""
+    from django.utils import timezone
+
+    return services.approve_request(
+        approval_request=approval_request,
+        approver=manager,
+        comment=comment,
+        authenticated_at=timezone.now(),
+    )

@@ -35,6 +35,7 @@ from apps.approvals.models import (
     RefundRequest,
     RequestStatus,
 )
+from apps.approvals.notifications import notify_managers_on_commit
 from apps.approvals.rules import ApprovalRules, current_rules
 from apps.approvals.selectors import refundable_now
 from apps.approvals.services.records import (
@@ -188,6 +189,7 @@ def approve_request(
                 reason=comment,
                 request=request,
             )
+            notify_managers_on_commit(locked)
     if problem is not None:
         error_class, code, message = problem
         _refuse(

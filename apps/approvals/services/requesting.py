@@ -29,6 +29,7 @@ from apps.approvals.models import (
     RefundRequest,
     RequestStatus,
 )
+from apps.approvals.notifications import notify_managers_on_commit
 from apps.approvals.rules import current_rules
 from apps.approvals.selectors import refundable_now
 from apps.approvals.services.records import (
@@ -144,6 +145,7 @@ def request_refund(
                 reason=reason,
                 request=request,
             )
+            notify_managers_on_commit(refund_request)
     if problem is not None:
         code, message = problem
         _refuse(RequestNotAllowed, message, code=code, **refusal)
@@ -227,6 +229,7 @@ def request_account_freeze(
                 reason=reason,
                 request=request,
             )
+            notify_managers_on_commit(freeze_request)
     if problem is not None:
         code, message = problem
         _refuse(RequestNotAllowed, message, code=code, **refusal)
