@@ -102,7 +102,6 @@ class VerifiedIdTokenAdapter(OpenIDConnectOAuth2Adapter):
             )
         except OAuth2Error as error:
             raise OAuth2Error(f"id_token {error}") from error
-        jwtkit.verify_jti(data)
         audiences = data["aud"] if isinstance(data["aud"], list) else [data["aud"]]
         if len(audiences) > 1 and data.get("azp") != app.client_id:
             raise OAuth2Error("id_token for several audiences without azp naming the portal")
@@ -111,6 +110,7 @@ class VerifiedIdTokenAdapter(OpenIDConnectOAuth2Adapter):
             raise OAuth2Error("id_token without the nonce of this sign-in")
         if not hmac.compare_digest(nonce.encode(), self.expected_nonce.encode()):
             raise OAuth2Error("id_token nonce is not this sign-in's (minted for another sign-in)")
+        jwtkit.verify_jti(data)  # last: a refused token does not use up its jti
         return data
 
 
