@@ -325,6 +325,18 @@ def apply_logout_token(
     return count
 
 
+@not_audited("housekeeping: forgets sessions that already ended by expiring, recorded nothing")
+def forget_ended_sessions() -> int:
+    """Delete the ``PortalSession`` rows (and their tokens) of sessions that no longer exist."""
+    if settings.SESSION_ENGINE != "django.contrib.sessions.backends.db":
+        return 0
+    from django.contrib.sessions.models import Session
+
+    live = Session.objects.values("session_key")
+    deleted, _ = PortalSession.objects.exclude(session_key__in=live).delete()
+    return deleted
+
+
 def record_logout_token_refused(*, request: HttpRequest, error: str) -> None:
     record(
         action="identity.backchannel_logout_refused",
@@ -433,6 +445,8 @@ def _claims_now(request: HttpRequest, row: PortalSession) -> list[dict[str, Any]
         userinfo = clients.fetch_userinfo(userinfo_endpoint, row.access_token)
     _same_person(row, userinfo)
     claims.append(userinfo)
+    if not refreshed and row.refresh_token and not groups_claim_present(claims):
+        refresh()  # groups only in the ID token (Entra ID, some Okta set-ups): a new one has them
     return claims
 
 

@@ -8,7 +8,9 @@ against each (``seed_devidp`` creates them):
 - ``<client>-okta-style``: groups only when the ``groups`` scope is asked for
   (Okta's org authorization server);
 - ``<client>-authentik-style``: groups with the ``profile`` scope (authentik's
-  default profile mapping).
+  default profile mapping);
+- ``<client>-entra-style``: groups in the ID token only, never from userinfo
+  (Microsoft Entra ID).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from allauth.idp.oidc.adapter import DefaultOIDCAdapter
 
 OKTA_STYLE = "-okta-style"
 AUTHENTIK_STYLE = "-authentik-style"
+ENTRA_STYLE = "-entra-style"
+STYLES = (OKTA_STYLE, AUTHENTIK_STYLE, ENTRA_STYLE)
 
 
 class ClosedSignupAdapter(DefaultAccountAdapter):
@@ -27,7 +31,9 @@ class ClosedSignupAdapter(DefaultAccountAdapter):
         return False
 
 
-def releases_groups(client_id: str, scopes: list[str] | tuple[str, ...]) -> bool:
+def releases_groups(client_id: str, scopes: list[str] | tuple[str, ...], purpose: str) -> bool:
+    if client_id.endswith(ENTRA_STYLE):
+        return purpose == "id_token"
     if client_id.endswith(OKTA_STYLE):
         return "groups" in scopes
     if client_id.endswith(AUTHENTIK_STYLE):
@@ -40,7 +46,7 @@ class DevIdpAdapter(DefaultOIDCAdapter):
         self, purpose, user, client, scopes, email=None, **kwargs: Any
     ) -> dict[str, Any]:
         claims = super().get_claims(purpose, user, client, scopes, email=email, **kwargs)
-        if releases_groups(client.id, list(scopes)):
+        if releases_groups(client.id, list(scopes), purpose):
             claims["groups"] = sorted(user.groups.values_list("name", flat=True))
         if user.email:
             claims.setdefault("email", user.email)

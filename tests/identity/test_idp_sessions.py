@@ -112,42 +112,62 @@ def _without_event(sub):
     return sign_as_idp(logout_token(sub, events={"http://example.com/other": {}}))
 
 
-BAD_TOKENS = {
-    "wrong aud": lambda sub: sign_as_idp(logout_token(sub, aud="another-client")),
-    "expired": lambda sub: sign_as_idp(
-        logout_token(sub, iat=int(time.time()) - 300, exp=int(time.time()) - 60)
-    ),
-    "issued too long ago": lambda sub: sign_as_idp(
-        logout_token(sub, iat=int(time.time()) - 3600, exp=None)
-    ),
-    "wrong iss": lambda sub: sign_as_idp(logout_token(sub, iss="https://evil.example.com")),
-    "a nonce (an ID token)": _with_nonce,
-    "no back-channel event": _without_event,
-    "neither sub nor sid": lambda sub: sign_as_idp(logout_token()),
-    "no jti": lambda sub: sign_as_idp(logout_token(sub, jti=None)),
-    "another key": lambda sub: sign_as_idp(
-        logout_token(sub), key=rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    ),
-    "HS256 with the client secret": lambda sub: jwt.encode(
+def _expired(sub):
+    return sign_as_idp(logout_token(sub, iat=int(time.time()) - 300, exp=int(time.time()) - 60))
+
+
+def _issued_long_ago(sub):
+    return sign_as_idp(logout_token(sub, iat=int(time.time()) - 3600, exp=None))
+
+
+def _another_key(sub):
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return sign_as_idp(logout_token(sub), key=key)
+
+
+def _hs256(sub):
+    return jwt.encode(
         logout_token(sub), "test-client-secret", algorithm="HS256", headers={"kid": "x"}
+    )
+
+
+# flaw → (how the token is made from the person's sub, what the refusal says)
+BAD_TOKENS = {
+    "wrong aud": (
+        lambda sub: sign_as_idp(logout_token(sub, aud="another-client")),
+        "Audience doesn't match",
     ),
-    "not a JWT": lambda sub: "not-a-jwt",
+    "expired": (_expired, "expired"),
+    "issued too long ago": (_issued_long_ago, "issued more than"),
+    "wrong iss": (
+        lambda sub: sign_as_idp(logout_token(sub, iss="https://evil.example.com")),
+        "Invalid issuer",
+    ),
+    "a nonce (an ID token)": (_with_nonce, "carries a nonce"),
+    "no back-channel event": (_without_event, "without the back-channel logout event"),
+    "neither sub nor sid": (lambda sub: sign_as_idp(logout_token()), "neither sub nor sid"),
+    "no jti": (lambda sub: sign_as_idp(logout_token(sub, jti=None)), '"jti"'),
+    "another key": (_another_key, "Signature verification failed"),
+    "HS256 with the client secret": (_hs256, "signed with 'HS256'"),
+    "not a JWT": (lambda sub: "not-a-jwt", "not a JWT"),
 }
 
 
 @pytest.mark.parametrize("flaw", list(BAD_TOKENS))
 def test_a_flawed_logout_token_changes_nothing(sso, live_server, flaw):
     alice = signed_in(live_server, "alice")
-    token = BAD_TOKENS[flaw](row_of(alice).idp_subject)
+    make, refusal = BAD_TOKENS[flaw]
 
-    response = post_logout_token(Client(), token)
+    response = post_logout_token(Client(), make(row_of(alice).idp_subject))
 
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_request"
+    assert refusal in response.json()["error_description"]
     assert still_signed_in(alice)
     assert not AuditEntry.objects.filter(action="identity.sessions_ended").exists()
     refused = AuditEntry.objects.filter(action="identity.backchannel_logout_refused").latest("id")
     assert refused.outcome == "rejected"
+    assert refusal in refused.reason
 
 
 def test_a_replayed_logout_token_changes_nothing(sso, live_server):
@@ -237,6 +257,33 @@ def test_an_expired_access_token_is_renewed_with_the_refresh_token(
     assert after.access_token != before.access_token
     assert after.refresh_token != before.refresh_token  # the dev IdP rotates refresh tokens
     assert User.objects.get(email="mark@example.com").roles == ["auditor", "manager"]
+
+
+def test_groups_only_in_the_id_token_are_re_read_from_a_refreshed_id_token(
+    settings, dev_idp, live_server, restore_idp_users
+):
+    """Entra ID style: userinfo has no groups claim; the refresh's new ID token does."""
+    use_dev_idp(settings, dev_idp, client_id=f"{CLIENT_ID}-entra-style")
+    mark = signed_in(live_server, "mark")
+    before = row_of(mark)
+    idp_admin("devidp_user", "mark", "--groups", "agent")
+    backdate_recheck(mark)
+
+    assert mark.get("/requests/queue/").status_code == 403
+
+    assert row_of(mark).refresh_token != before.refresh_token
+    assert User.objects.get(email="mark@example.com").roles == ["agent"]
+    assert still_signed_in(mark)
+
+
+def test_sessions_that_expired_are_forgotten_with_their_tokens(agent_client, manager_client):
+    from django.contrib.sessions.models import Session
+
+    Session.objects.filter(session_key=agent_client.session.session_key).delete()  # expired
+    assert services.forget_ended_sessions() == 1
+    assert list(PortalSession.objects.values_list("session_key", flat=True)) == [
+        manager_client.session.session_key
+    ]
 
 
 def test_a_session_without_tokens_signs_in_again_silently(sso, live_server):

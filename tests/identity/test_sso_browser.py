@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 
+import httpx
 import pytest
 from playwright.sync_api import expect
 
-from apps.identity.models import User
+from apps.audit.models import AuditEntry
+from apps.identity.models import PortalSession, User
 from tests.conftest import ARTIFACTS
-from tests.dev_idp import sign_in_through_idp
+from tests.dev_idp import logout_token, sign_as_idp, sign_in_through_idp
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -80,3 +82,21 @@ def test_a_tampered_state_is_rejected(page, live_server, sso):
     # The genuine callback still works: the refusal was about the state, nothing else.
     page.goto(callback)
     expect(page.locator(".topbar__user")).to_contain_text("Support agent")
+
+
+def test_a_logout_at_the_idp_ends_the_browser_session_at_once(page, live_server, sso):
+    sign_in_through_idp(page, live_server, "alice")
+    expect(page.locator(".topbar__user")).to_contain_text("Support agent")
+    sub = PortalSession.objects.get(user__email="alice@example.com").idp_subject
+
+    # The IdP calls the portal server to server, as Keycloak or Okta would.
+    answer = httpx.post(
+        f"{live_server.url}/oidc/backchannel-logout/",
+        data={"logout_token": sign_as_idp(logout_token(sub))},
+    )
+    assert answer.status_code == 200
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Payments").click()
+    expect(page).to_have_url(re.compile(r"/accounts/login/\?next=/payments/"))
+    expect(page.get_by_role("button", name="Sign in with Dev IdP")).to_be_visible()
+    assert AuditEntry.objects.filter(action="identity.sessions_ended").count() == 1

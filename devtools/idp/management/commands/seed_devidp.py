@@ -7,7 +7,7 @@ from allauth.idp.oidc.models import Client
 from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand
 
-from devtools.idp.adapter import AUTHENTIK_STYLE, OKTA_STYLE
+from devtools.idp.adapter import STYLES
 from devtools.idp.demo_users import PASSWORD, USERS
 
 
@@ -28,12 +28,9 @@ class Command(BaseCommand):
         self, *args, client_id: str, client_secret: str, portal_url: list[str], **options
     ) -> None:
         bases = [url.rstrip("/") for url in portal_url]
-        # The portal's client, and two that release groups like Okta and authentik (adapter.py).
-        for suffix, label in (
-            ("", ""),
-            (OKTA_STYLE, " (Okta-style groups)"),
-            (AUTHENTIK_STYLE, " (authentik-style groups)"),
-        ):
+        # The portal's client, and others that release groups like other IdPs (adapter.py).
+        for suffix in ("", *STYLES):
+            label = f" ({suffix.strip('-')} groups)" if suffix else ""
             client, _ = Client.objects.get_or_create(
                 id=client_id + suffix, defaults={"name": "Operations Portal" + label}
             )
