@@ -73,6 +73,6 @@ def verify_logout_token(request: HttpRequest, token: str) -> LogoutToken:
     if not subject and not session_id:
         raise LogoutTokenInvalid("logout token names neither sub nor sid")
     jti = claims["jti"]
-    if not isinstance(jti, str) or not jti:
-        raise LogoutTokenInvalid("logout token jti must be a non-empty string")
+    if not isinstance(jti, str) or not jti or len(jti) > 255:
+        raise LogoutTokenInvalid("logout token jti must be a string of 1 to 255 characters")
     return LogoutToken(issuer=claims["iss"], jti=jti, subject=subject, session_id=session_id)

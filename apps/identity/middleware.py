@@ -20,6 +20,7 @@ from apps.identity import services
 from apps.identity.selectors import authenticated_at
 
 LAST_SEEN_KEY = "portal_last_seen"
+SIGN_IN_FLOW = "/accounts/oidc/"
 
 
 class SessionLifetimeMiddleware:
@@ -36,6 +37,8 @@ class SessionLifetimeMiddleware:
         return self.get_response(request)
 
     def _recheck_roles(self, request: HttpRequest) -> HttpResponse | None:
+        if request.path.startswith(SIGN_IN_FLOW):
+            return None  # a sign-in under way reads the roles itself
         last = _parse(request.session.get(services.ROLES_CHECKED_KEY))
         interval = timedelta(minutes=settings.PORTAL_ROLE_RECHECK_MINUTES)
         if last is not None and timezone.now() - last < interval:

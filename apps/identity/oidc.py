@@ -57,7 +57,6 @@ def decode_idp_jwt(
     *,
     audience: str,
     require: tuple[str, ...] = (),
-    verify_exp: bool = True,
 ) -> dict[str, Any]:
     """Verify a JWT the IdP signed: keys from ``jwks_uri``, an advertised asymmetric alg, iss, aud."""
     advertised = set(openid_config.get("id_token_signing_alg_values_supported") or [])
@@ -79,7 +78,7 @@ def decode_idp_jwt(
             algorithms=[algorithm],
             issuer=openid_config["issuer"],
             audience=audience,
-            options={"require": ["iss", "aud", *require], "verify_exp": verify_exp},
+            options={"require": ["iss", "aud", *require]},
         )
     except jwt.PyJWTError as error:
         raise OAuth2Error(f"invalid token: {error}") from error

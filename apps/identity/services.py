@@ -423,6 +423,8 @@ def _claims_now(request: HttpRequest, row: PortalSession) -> list[dict[str, Any]
                 )
             except OAuth2Error as error:
                 raise clients.IdpRefused(f"refreshed ID token: {error}") from error
+            except RequestException as error:
+                raise clients.IdpUnavailable(f"the IdP's keys: {error}") from error
             _same_person(row, id_token)
             claims.append(id_token)
 

@@ -304,6 +304,17 @@ def test_a_session_without_tokens_signs_in_again_silently(sso, live_server):
     assert state["silent"] is True
 
 
+def test_a_due_recheck_leaves_a_sign_in_under_way_alone(sso, live_server):
+    """The callback of a step-up re-sign-in is not turned into a silent one (it reads roles)."""
+    alice = signed_in(live_server, "alice")
+    PortalSession.objects.filter(pk=row_of(alice).pk).update(access_token="", refresh_token="")
+    backdate_recheck(alice)
+
+    alice.get("/accounts/oidc/sso/login/callback/", {"error": "access_denied", "state": "x"})
+
+    assert "_auth_user_id" in alice.session
+
+
 def test_a_silent_re_sign_in_the_idp_refuses_lands_on_the_sign_in_page(sso, live_server):
     alice = signed_in(live_server, "alice")
     PortalSession.objects.filter(pk=row_of(alice).pk).update(access_token="", refresh_token="")
