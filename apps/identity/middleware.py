@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from apps.identity import services
+from apps.identity.oidc import silent_sign_in
 from apps.identity.selectors import authenticated_at
 
 LAST_SEEN_KEY = "portal_last_seen"
@@ -54,10 +55,8 @@ class SessionLifetimeMiddleware:
         logout(request)
         is_htmx = request.headers.get("HX-Request") == "true"
         if request.method == "GET" and not is_htmx and _sso_configured():
-            from apps.identity.oidc import redirect_to_idp
-
             # prompt=none: back at once, signed in again, if the IdP session is still valid.
-            return redirect_to_idp(request, next_url=request.get_full_path(), silent=True)
+            return silent_sign_in(request, next_url=request.get_full_path())
         return None
 
     def _enforce(self, request: HttpRequest) -> None:

@@ -122,23 +122,16 @@ class NonceCheckingCallbackView(OAuth2CallbackView):
         return state, response
 
 
-def redirect_to_idp(
-    request: HttpRequest,
-    *,
-    next_url: str,
-    process: str = "login",
-    auth_params: dict[str, str] | None = None,
-    silent: bool = False,
-) -> HttpResponse:
-    """Start an authorization request with a fresh nonce kept in the state (``silent``: prompt=none)."""
+def silent_sign_in(request: HttpRequest, *, next_url: str) -> HttpResponse:
+    """Send the browser to the IdP with ``prompt=none``: back at once if its session lives."""
     provider = get_social_adapter().get_provider(request, PROVIDER_ID)
     return _redirect(
         request,
         provider,
-        process=process,
+        process="login",
         next_url=next_url,
-        auth_params={**provider.get_auth_params(), **(auth_params or {})},
-        silent=silent,
+        auth_params=provider.get_auth_params(),
+        silent=True,
     )
 
 
@@ -172,7 +165,7 @@ def login(request: HttpRequest, provider_id: str) -> HttpResponse:
 @public
 @login_not_required
 def callback(request: HttpRequest, provider_id: str) -> HttpResponse:
-    refused = _silent_sign_in_refused(request, provider_id)
+    refused = _silent_sign_in_refused(request)
     if refused:
         return refused
     try:
@@ -182,7 +175,7 @@ def callback(request: HttpRequest, provider_id: str) -> HttpResponse:
         raise Http404 from None
 
 
-def _silent_sign_in_refused(request: HttpRequest, provider_id: str) -> HttpResponse | None:
+def _silent_sign_in_refused(request: HttpRequest) -> HttpResponse | None:
     """A prompt=none request the IdP could not answer silently: the person signs in again."""
     from apps.identity import services
 
