@@ -300,9 +300,15 @@ def apply_logout_token(
         except IntegrityError:
             raise LogoutTokenReplayed(f"logout token {jti!r} was used before") from None
         sessions = PortalSession.objects.all()
-        if session_id:
+        if subject and session_id:
+            # That IdP session of that person; a session of theirs whose sid the ID token did
+            # not tell may be it, so it ends too (ending one too many is the safe mistake).
+            sessions = sessions.filter(
+                Q(idp_session_id=session_id) | Q(idp_session_id=""), idp_subject=subject
+            )
+        elif session_id:
             sessions = sessions.filter(idp_session_id=session_id)
-        if subject:
+        else:
             sessions = sessions.filter(idp_subject=subject)
         params = {"by": "back-channel logout", "sub": subject, "sid": session_id, "jti": jti}
         count = end_sessions(

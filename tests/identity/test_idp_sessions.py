@@ -104,6 +104,20 @@ def test_a_logout_token_with_only_a_sid_ends_only_that_idp_session(sso, live_ser
     assert still_signed_in(second)
 
 
+def test_a_logout_token_with_sub_and_sid_spares_the_persons_other_idp_sessions(sso, live_server):
+    this, other, untold = (signed_in(live_server, "alice") for _ in range(3))
+    PortalSession.objects.filter(pk=row_of(this).pk).update(idp_session_id="idp-session-1")
+    PortalSession.objects.filter(pk=row_of(other).pk).update(idp_session_id="idp-session-2")
+    sub = row_of(this).idp_subject
+
+    response = post_logout_token(Client(), sign_as_idp(logout_token(sub, sid="idp-session-1")))
+
+    assert response.status_code == 200
+    assert not still_signed_in(this)
+    assert still_signed_in(other)
+    assert not still_signed_in(untold)  # its sid unknown: it may be that IdP session
+
+
 def _with_nonce(sub):
     return sign_as_idp(logout_token(sub, nonce="n"))
 
