@@ -11,6 +11,7 @@ from apps.home import registry, search
 from apps.identity.access import public, require_roles, signed_in
 from apps.identity.role_mapping import groups_granting, parse_role_groups
 from apps.identity.roles import Role
+from apps.identity.selectors import groups_claim_missing
 
 
 @require_roles(*Role.values)
@@ -44,7 +45,13 @@ def no_access(request: HttpRequest) -> HttpResponse:
         for role in Role.values
         if role in by_role
     ]
-    return render(request, "home/no_access.html", {"grants": grants}, status=403)
+    context = {
+        "grants": grants,
+        "groups_claim_missing": groups_claim_missing(request),
+        "groups_claim": settings.OIDC_GROUPS_CLAIM,
+        "scopes": " ".join(settings.OIDC_SCOPES),
+    }
+    return render(request, "home/no_access.html", context, status=403)
 
 
 @public

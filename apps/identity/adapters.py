@@ -17,7 +17,7 @@ from django.http import HttpRequest
 from django.shortcuts import render
 
 from apps.identity import services
-from apps.identity.role_mapping import groups_from_claims
+from apps.identity.role_mapping import groups_claim_present, groups_from_claims
 
 
 class PortalAccountAdapter(DefaultAccountAdapter):
@@ -41,8 +41,24 @@ class PortalSocialAccountAdapter(DefaultSocialAccountAdapter):
             raise ImmediateHttpResponse(
                 render(request, "identity/sign_in_failed.html", {"issuer": issuer}, status=403)
             )
-        groups = groups_from_claims([extra.get("id_token"), extra.get("userinfo"), extra])
+        id_token = extra.get("id_token") or {}
+        claims = [id_token, extra.get("userinfo"), extra]
+        groups = groups_from_claims(claims)
         services.sync_roles(user=sociallogin.user, groups=groups, request=request)
+        # The session is tracked once it exists (services.record_sign_in): the IdP's sub and
+        # sid for back-channel logout, the tokens for the role re-check.
+        token = getattr(sociallogin, "token", None)
+        services.note_idp_sign_in(
+            request,
+            services.IdpSignIn(
+                subject=str(id_token.get("sub") or getattr(sociallogin.account, "uid", "") or ""),
+                session_id=str(id_token.get("sid") or ""),
+                access_token=getattr(token, "token", "") or "",
+                access_token_expires_at=getattr(token, "expires_at", None),
+                refresh_token=getattr(token, "token_secret", "") or "",
+                groups_claim_present=groups_claim_present(claims),
+            ),
+        )
         # When the person really authenticated at the IdP (OIDC auth_time): step-up trusts
         # this, not the moment the portal got the token, so a re-sign-in the IdP answered
         # from an older session does not count as fresh.

@@ -43,3 +43,47 @@ class User(AbstractUser):
     @property
     def role_labels(self) -> list[str]:
         return [Role(role).label for role in Role.values if role in self.roles]
+
+
+class PortalSession(models.Model):
+    """A signed-in browser session of the portal, tied to the IdP sign-in that opened it.
+
+    Written by ``identity.services`` at sign-in and deleted when the session
+    ends (sign-out, expiry, back-channel logout, the operator's kill switch).
+    It maps the IdP's ``sub``/``sid`` to Django session keys, so a logout at
+    the IdP can end exactly those sessions, and keeps the tokens the role
+    re-check uses (they are as sensitive as the session itself).
+    """
+
+    session_key = models.CharField(max_length=40, unique=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="portal_sessions")
+    idp_subject = models.CharField(max_length=255, db_index=True)
+    idp_session_id = models.CharField(max_length=255, blank=True, db_index=True)
+    access_token = models.TextField(blank=True)
+    access_token_expires_at = models.DateTimeField(null=True, blank=True)
+    refresh_token = models.TextField(blank=True)
+    roles_checked_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "identity_portal_session"
+
+    def __str__(self) -> str:
+        return f"session of {self.user_id} (sid {self.idp_session_id or '-'})"
+
+
+class LogoutTokenUse(models.Model):
+    """A back-channel logout token already acted on: the same ``jti`` is refused (replay)."""
+
+    issuer = models.CharField(max_length=255)
+    jti = models.CharField(max_length=255)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        db_table = "identity_logout_token_use"
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "jti"], name="identity_logout_token_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.issuer} {self.jti}"

@@ -66,3 +66,15 @@ def groups_from_claims(claims: Iterable[dict[str, Any]]) -> list[str]:
         elif isinstance(value, list | tuple):
             groups.update(str(item) for item in value if item)
     return sorted(groups)
+
+
+def groups_claim_present(claims: Iterable[dict[str, Any] | None]) -> bool:
+    """Whether any source carries the groups claim at all (an empty list counts as present).
+
+    An IdP that releases groups only for a scope the portal did not ask for
+    (Okta's org server and ``groups``) sends no claim: that is a configuration
+    problem, not "this person has no groups".
+    """
+    from django.conf import settings
+
+    return any(settings.OIDC_GROUPS_CLAIM in (source or {}) for source in claims)

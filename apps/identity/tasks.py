@@ -8,5 +8,11 @@ from django.core.management import call_command
 
 @shared_task(ignore_result=True)
 def clear_expired_sessions() -> None:
-    """Delete expired sessions (Django's ``clearsessions``); beat runs it nightly."""
+    """Delete expired sessions (Django's ``clearsessions``) and what the portal kept of them.
+
+    Beat runs it nightly.
+    """
+    from apps.identity.services import forget_ended_sessions
+
     call_command("clearsessions")
+    forget_ended_sessions()

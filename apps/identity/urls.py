@@ -12,12 +12,15 @@ urlpatterns = [
     path("reauthenticate/", views.reauthenticate, name="reauthenticate"),
 ]
 
-# Names allauth reverses itself, so they live outside the namespace.
+# Names allauth reverses itself, so they live outside the namespace; and the IdP's own call.
 allauth_urlpatterns = [
+    # OpenID Connect Back-Channel Logout 1.0: the IdP posts a logout token here (no session).
+    path("oidc/backchannel-logout/", views.backchannel_logout, name="oidc_backchannel_logout"),
     path("accounts/login/", views.sign_in, name="account_login"),
     path("accounts/logout/", views.sign_out, name="account_logout"),
-    # The callback checks the ID token in full (apps/identity/oidc.py); it comes first, so it
-    # answers the path allauth's own callback would.
+    # Login (with a nonce) and callback (ID token checked in full, nonce included) are the
+    # portal's (apps/identity/oidc.py); they come first, so they answer allauth's own paths.
+    path("accounts/oidc/<str:provider_id>/login/", oidc.login, name="openid_connect_login"),
     path(
         "accounts/oidc/<str:provider_id>/login/callback/",
         oidc.callback,

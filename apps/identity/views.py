@@ -7,13 +7,16 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth import logout
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
 
+from apps.identity import services
 from apps.identity.access import public, signed_in
+from apps.identity.backchannel import LogoutTokenInvalid, verify_logout_token
 
 logger = logging.getLogger(__name__)
 
@@ -105,3 +108,31 @@ def _end_session_endpoint(request: HttpRequest) -> str | None:
     except Exception:  # the IdP is unreachable: the portal session is ended anyway
         logger.warning("could not read the IdP's discovery document at sign-out", exc_info=True)
         return None
+
+
+@public
+@csrf_exempt  # the IdP calls this server to server, with no session and no CSRF token
+@require_POST
+def backchannel_logout(request: HttpRequest) -> HttpResponse:
+    """OpenID Connect Back-Channel Logout 1.0: end the sessions a valid logout token names."""
+    token = request.POST.get("logout_token", "")
+    try:
+        if not token:
+            raise LogoutTokenInvalid("no logout_token in the request")
+        logout_token = verify_logout_token(request, token)
+        services.apply_logout_token(
+            issuer=logout_token.issuer,
+            jti=logout_token.jti,
+            subject=logout_token.subject,
+            session_id=logout_token.session_id,
+            request=request,
+        )
+    except (LogoutTokenInvalid, services.LogoutTokenReplayed) as error:
+        services.record_logout_token_refused(request=request, error=str(error))
+        response = JsonResponse(
+            {"error": "invalid_request", "error_description": str(error)}, status=400
+        )
+    else:
+        response = HttpResponse(status=200)
+    response["Cache-Control"] = "no-store"
+    return response

@@ -57,6 +57,9 @@ ACCOUNT_LOGIN_METHODS = {"username"}
 ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*"]
 ACCOUNT_ADAPTER = "devtools.idp.adapter.ClosedSignupAdapter"
 ACCOUNT_EMAIL_VERIFICATION = "none"
+# A development IdP on loopback: the tests sign in dozens of times a minute from one address,
+# past allauth's default 30 logins a minute per IP.
+ACCOUNT_RATE_LIMITS = False
 LOGIN_REDIRECT_URL = "/"
 SESSION_COOKIE_NAME = "devidp_session"  # never collides with the portal's cookie on 127.0.0.1
 CSRF_COOKIE_NAME = "devidp_csrftoken"

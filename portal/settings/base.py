@@ -270,9 +270,19 @@ OIDC_CLIENT_SECRET = env_str("OIDC_CLIENT_SECRET")
 OIDC_PROVIDER_NAME = env_str("OIDC_PROVIDER_NAME", "Single sign-on")
 OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM", "groups")
 PORTAL_ROLE_GROUPS = env_str("PORTAL_ROLE_GROUPS", "agent=agent,manager=manager,auditor=auditor")
+# Scopes asked for at sign-in (space-separated); Okta's org server releases groups only for `groups`.
+OIDC_SCOPES = env_str("OIDC_SCOPES").split() or ["openid", "email", "profile"]
+# Roles are re-read from the IdP on a person's first request after this many minutes.
+PORTAL_ROLE_RECHECK_MINUTES = env_int("PORTAL_ROLE_RECHECK_MINUTES", 10)
 
 
-def oidc_providers(server_url: str, client_id: str, secret: str, name: str) -> dict:
+def oidc_providers(
+    server_url: str,
+    client_id: str,
+    secret: str,
+    name: str,
+    scopes: list[str] | tuple[str, ...] = ("openid", "email", "profile"),
+) -> dict:
     """allauth's configuration for the one OpenID Connect app, provider id ``sso``.
 
     PKCE is switched on (allauth leaves it off for the generic provider);
@@ -282,6 +292,10 @@ def oidc_providers(server_url: str, client_id: str, secret: str, name: str) -> d
     """
     if not server_url:
         return {}
+    if "openid" not in scopes:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(f"OIDC_SCOPES must include openid, got {' '.join(scopes)!r}.")
     return {
         "openid_connect": {
             "OAUTH_PKCE_ENABLED": True,
@@ -298,13 +312,13 @@ def oidc_providers(server_url: str, client_id: str, secret: str, name: str) -> d
                     },
                 }
             ],
-            "SCOPE": ["openid", "email", "profile"],
+            "SCOPE": list(scopes),
         }
     }
 
 
 SOCIALACCOUNT_PROVIDERS = oidc_providers(
-    OIDC_SERVER_URL, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OIDC_PROVIDER_NAME
+    OIDC_SERVER_URL, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OIDC_PROVIDER_NAME, OIDC_SCOPES
 )
 # The sign-in form posts to the portal, which redirects to the IdP: Chromium
 # applies form-action to that redirect, so the IdP's origin must be allowed.

@@ -27,9 +27,15 @@ EXTERNAL_SIGN_IN_VIEWS = {
     "socialaccount_login_error",
     "socialaccount_signup",
 }
-# POSTs an auditor may make: they change no business data — signing out, and a person's own
-# list preferences (saved views, columns), which are recorded like any write.
-SIGN_IN_OUT = {"account_logout", "openid_connect_callback"}
+# POSTs an auditor may make: they change no business data — signing in and out (the IdP's
+# back-channel logout included: it takes no session), and a person's own list preferences
+# (saved views, columns), which are recorded like any write.
+SIGN_IN_OUT = {
+    "account_logout",
+    "openid_connect_login",
+    "openid_connect_callback",
+    "oidc_backchannel_logout",
+}
 OWN_PREFERENCES = {"workspace:save", "workspace:delete", "workspace:columns"}
 # Starting a verification of the action log reads it and appends the result; nothing else.
 # Asking for a report reads data the auditor may read and writes only the report's file.

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 
+import httpx
 import pytest
 from playwright.sync_api import expect
 
-from apps.identity.models import User
+from apps.audit.models import AuditEntry
+from apps.identity.models import PortalSession, User
 from tests.conftest import ARTIFACTS
-from tests.dev_idp import sign_in_through_idp
+from tests.dev_idp import idp_admin, logout_token, sign_as_idp, sign_in_through_idp
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -80,3 +82,55 @@ def test_a_tampered_state_is_rejected(page, live_server, sso):
     # The genuine callback still works: the refusal was about the state, nothing else.
     page.goto(callback)
     expect(page.locator(".topbar__user")).to_contain_text("Support agent")
+
+
+def test_a_logout_at_the_idp_ends_the_browser_session_at_once(page, live_server, sso):
+    sign_in_through_idp(page, live_server, "alice")
+    expect(page.locator(".topbar__user")).to_contain_text("Support agent")
+    sub = PortalSession.objects.get(user__email="alice@example.com").idp_subject
+
+    # The IdP calls the portal server to server, as Keycloak or Okta would.
+    answer = httpx.post(
+        f"{live_server.url}/oidc/backchannel-logout/",
+        data={"logout_token": sign_as_idp(logout_token(sub))},
+    )
+    assert answer.status_code == 200
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Payments").click()
+    expect(page).to_have_url(re.compile(r"/accounts/login/\?next=/payments/"))
+    expect(page.get_by_role("button", name="Sign in with Dev IdP")).to_be_visible()
+    assert AuditEntry.objects.filter(action="identity.sessions_ended").count() == 1
+
+
+def test_a_manager_removed_at_the_idp_loses_the_queue_in_the_same_browser_session(
+    page, live_server, sso
+):
+    from datetime import timedelta
+    from importlib import import_module
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    from apps.identity.services import ROLES_CHECKED_KEY
+
+    sign_in_through_idp(page, live_server, "mark")
+    nav = page.get_by_role("navigation", name="Main")
+    expect(nav.get_by_role("link", name=re.compile("Approvals"))).to_be_visible()
+    try:
+        idp_admin("devidp_user", "mark", "--groups", "agent")
+        # Ten minutes later, as far as the portal can tell.
+        key = next(c["value"] for c in page.context.cookies() if c["name"] == "sessionid")
+        session = import_module(settings.SESSION_ENGINE).SessionStore(session_key=key)
+        earlier = timezone.now() - timedelta(minutes=11)
+        session[ROLES_CHECKED_KEY] = earlier.isoformat()
+        session.save()
+        PortalSession.objects.filter(session_key=key).update(roles_checked_at=earlier)
+
+        nav.get_by_role("link", name="Payments").click()
+
+        expect(page.locator(".topbar__user")).to_contain_text("Support agent")
+        expect(nav.get_by_role("link", name=re.compile("Approvals"))).to_have_count(0)
+        page.goto(live_server.url + "/requests/queue/")
+        expect(page.get_by_text("You don't have access to this")).to_be_visible()
+    finally:
+        idp_admin("devidp_user", "mark", "--groups", "manager")
