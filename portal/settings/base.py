@@ -244,6 +244,10 @@ EVENTS_BATCH_SIZE = env_int("EVENTS_BATCH_SIZE", 500)
 EVENTS_CONSUMERS = env_int("EVENTS_CONSUMERS", 2)
 EVENTS_FLUSH_SECONDS = env_float("EVENTS_FLUSH_SECONDS", 0.2)
 EVENTS_DELIVERY_LIMIT = env_int("EVENTS_DELIVERY_LIMIT", 20)
+# Seconds a batch is held (unacknowledged, retried) while the database is down; then the
+# intake gives its messages back, pauses and fails its health file until the database answers.
+EVENTS_MAX_HOLD_SECONDS = env_float("EVENTS_MAX_HOLD_SECONDS", 60.0)
+EVENTS_HEALTH_FILE = env_str("EVENTS_HEALTH_FILE")  # e.g. /tmp/intake.health; empty: none
 
 # --- The Go services' APIs (shared/contracts/go-apis.md) ---------------------
 PAYMENTS_API_URL = env_str("PAYMENTS_API_URL").rstrip("/")
