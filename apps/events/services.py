@@ -301,13 +301,17 @@ _CREATE_STAGING = "; ".join(
 
 
 def _create_staging() -> None:
-    """This connection's staging tables (temporary: private, emptied at commit).
+    """This connection's staging tables (temporary: private, emptied at commit), made once.
 
-    Asked for in every batch, in one round trip: a batch rolled back in the
-    transaction that created them takes them away again.
+    Only a commit makes them last: a batch rolled back in the transaction that
+    created them takes them away again, so the mark is set on commit.
     """
+    raw = connection.connection
+    if getattr(raw, "intake_staging_ready", False):
+        return
     with _bulk_cursor() as cursor:
         cursor.execute(_CREATE_STAGING)
+    transaction.on_commit(lambda: setattr(raw, "intake_staging_ready", True))
 
 
 def _copy_rows(cursor: psycopg.Cursor, name: str, rows: Iterable[Sequence[Any]]) -> None:
@@ -360,15 +364,19 @@ def _classify(
     for event in events:
         subjects[event.kind].add(event.subject)
     current: dict[tuple[str, uuid.UUID], int] = {}
-    with _bulk_cursor() as cursor:
-        for kind, ids in sorted(subjects.items()):
-            model = READ_MODELS[kind]
-            cursor.execute(
-                f"SELECT {model.pk}, sequence FROM {model.table} "  # noqa: S608 — constants
-                f"WHERE {model.pk} = ANY(%b::uuid[])",
-                [list(ids)],
-            )
-            for pk, sequence in cursor.fetchall():
+    if subjects:
+        kinds = sorted(subjects)
+        query = " UNION ALL ".join(
+            f"SELECT %s::text, {READ_MODELS[kind].pk}, sequence "  # noqa: S608 — constants
+            f"FROM {READ_MODELS[kind].table} WHERE {READ_MODELS[kind].pk} = ANY(%b::uuid[])"
+            for kind in kinds
+        )
+        params: list[Any] = []
+        for kind in kinds:
+            params += [kind, list(subjects[kind])]
+        with _bulk_cursor() as cursor:
+            cursor.execute(query, params)
+            for kind, pk, sequence in cursor.fetchall():
                 current[(kind, pk)] = sequence
     outcomes: dict[tuple[str, str], str] = {}
     winners: dict[str, dict[uuid.UUID, Event]] = defaultdict(dict)

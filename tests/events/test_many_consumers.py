@@ -77,7 +77,13 @@ def test_sigkill_of_one_of_two_workers_mid_batch_loses_nothing_and_applies_nothi
         victim.wait(10)
         killed_at = ReceivedEvent.objects.count()
         publisher.join(120)
-        wait_until(lambda: ReceivedEvent.objects.count() == traffic.valid_events, timeout=180)
+        try:
+            wait_until(lambda: ReceivedEvent.objects.count() == traffic.valid_events, timeout=180)
+        except AssertionError:
+            raise AssertionError(
+                f"{ReceivedEvent.objects.count()} of {traffic.valid_events} events applied, "
+                f"{bus.ready_messages()} messages ready, survivor running: {survivor.poll() is None}"
+            ) from None
         wait_until(lambda: bus.ready_messages() == 0, timeout=30)
     finally:
         for worker in (survivor, victim):
