@@ -113,6 +113,33 @@ def database_config(url: str) -> dict:
 DATABASES = {"default": database_config(DATABASE_URL)} if DATABASE_URL else {}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --- Cache: one for every web and worker process -------------------------------
+# The service API's rate limit counts here, so it must be shared: by default Django's
+# database cache table (made by a migration); CACHE_URL may name redis://… (needs the
+# redis package) or memcached://host:port (pymemcache). locmem:// is per process: tests only.
+CACHE_URL = env_str("CACHE_URL")
+
+
+def cache_config(url: str) -> dict:
+    scheme, _, rest = url.partition("://")
+    if not url:
+        return {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "portal_cache",
+        }
+    if scheme in {"redis", "rediss"}:
+        return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
+    if scheme == "memcached":
+        return {"BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache", "LOCATION": rest}
+    if scheme == "locmem":
+        return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"CACHE_URL: unknown scheme {scheme!r} (redis, memcached, locmem)")
+
+
+CACHES = {"default": cache_config(CACHE_URL)}
+
 # --- Identity -----------------------------------------------------------------
 # Single sign-on only (django-allauth's generic OpenID Connect provider, id
 # "sso"); there is no local password sign-in or sign-up anywhere.
@@ -351,7 +378,7 @@ def reports_storage(media_root: Path) -> dict:
 
 STORAGES["reports"] = reports_storage(MEDIA_ROOT)
 
-# Requests per service and web process, e.g. 600/minute (DRF's rate syntax).
+# Requests per service across every web process (the shared cache), e.g. 600/minute (DRF's syntax).
 SERVICE_API_RATE = env_str("SERVICE_API_RATE", "600/minute")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["apps.api.authentication.ServiceTokenAuthentication"],
