@@ -322,17 +322,19 @@ def _copy_rows(cursor: psycopg.Cursor, name: str, rows: Iterable[Sequence[Any]])
             copy.write_row(row)
 
 
-_KIND_SALT = {"account": 1 << 60, "payment": 2 << 60, "refund": 3 << 60, "unknown": 4 << 60}
+# Advisory locks with two int4 keys live apart from the one-bigint locks other code takes
+# (the action log's chain lock, request locks): (namespace per aggregate kind, 32 bits of its id).
+_LOCK_NAMESPACE = {"account": 16_001, "payment": 16_002, "refund": 16_003, "unknown": 16_004}
 
 
-def _lock_key(kind: str, identity: uuid.UUID) -> int:
-    """A signed 64-bit advisory-lock key for one aggregate; a rare collision only serialises more."""
-    key = ((identity.int >> 64) ^ _KIND_SALT[kind]) & 0xFFFFFFFFFFFFFFFF
-    return key - (1 << 64) if key >= 1 << 63 else key
+def _lock_key(kind: str, identity: uuid.UUID) -> tuple[int, int]:
+    """The advisory-lock key of one aggregate; a rare collision only serialises a little more."""
+    key = identity.int >> 96
+    return _LOCK_NAMESPACE[kind], key - (1 << 32) if key >= 1 << 31 else key
 
 
 def _lock_aggregates(events: list[Event], unknown: list[UnknownEvent]) -> None:
-    """Serialise batches per aggregate: advisory locks, all at once, in ascending order.
+    """Serialise batches per aggregate: advisory locks, all in one statement, in ascending order.
 
     Unknown events have no aggregate; their ``(source, id)`` is locked instead,
     so two consumers never wait on each other's ledger row the other way round.
@@ -344,11 +346,13 @@ def _lock_aggregates(events: list[Event], unknown: list[UnknownEvent]) -> None:
     )
     if not keys:
         return
+    ordered = sorted(keys)
     with _bulk_cursor() as cursor:
         cursor.execute(
-            "SELECT count(pg_advisory_xact_lock(key)) FROM "
-            "(SELECT key FROM unnest(%b::bigint[]) AS key ORDER BY key) AS ordered",
-            [sorted(keys)],
+            "SELECT count(pg_advisory_xact_lock(namespace, key)) FROM "
+            "(SELECT namespace, key FROM unnest(%b::int4[], %b::int4[]) AS k(namespace, key) "
+            "ORDER BY namespace, key) AS ordered",
+            [[namespace for namespace, _ in ordered], [key for _, key in ordered]],
         )
 
 
