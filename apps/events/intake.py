@@ -162,7 +162,9 @@ class EventIntake:
         self.holding_since: float | None = None  # monotonic; set while holding a batch
 
     def health(self) -> tuple[bool, str]:
-        """Healthy unless paused because the database stayed away longer than the hold."""
+        """Healthy once consuming, unless paused because the database stayed away past the hold."""
+        if not self.ready.is_set():
+            return False, "starting: the queue is not consumed yet"
         if self.paused_since is not None:
             down = time.monotonic() - self.paused_since + self.config.max_hold_seconds
             return False, f"paused: the database has been unavailable for {down:.0f}s"
