@@ -291,17 +291,23 @@ def _bulk_cursor() -> psycopg.Cursor:
 
 
 _CREATE_STAGING = "; ".join(
-    f"CREATE TEMPORARY TABLE IF NOT EXISTS {_stage_table(name)} ("
-    + ", ".join(
-        f"{column} {kind}" for column, kind in zip(columns, _STAGE_TYPES[name], strict=True)
-    )
-    + ") ON COMMIT DELETE ROWS"
-    for name, columns in _STAGE_COLUMNS.items()
+    [
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {_stage_table(name)} ("
+        + ", ".join(
+            f"{column} {kind}" for column, kind in zip(columns, _STAGE_TYPES[name], strict=True)
+        )
+        + ") ON COMMIT DELETE ROWS"
+        for name, columns in _STAGE_COLUMNS.items()
+    ]
+    # Safety nets for locks nobody should hold long: a batch waits at most this long for
+    # another batch's aggregates (then it is held and retried), and a session whose process
+    # vanished mid-transaction without PostgreSQL noticing loses its locks after a minute.
+    + ["SET lock_timeout = '30s'", "SET idle_in_transaction_session_timeout = '60s'"]
 )
 
 
 def _create_staging() -> None:
-    """This connection's staging tables (temporary: private, emptied at commit), made once.
+    """This connection's staging tables (temporary: private, emptied at commit) and lock limits, once.
 
     Only a commit makes them last: a batch rolled back in the transaction that
     created them takes them away again, so the mark is set on commit.
