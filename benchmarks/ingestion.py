@@ -1,15 +1,26 @@
-"""Event ingestion benchmark: the portal's batched intake vs. one Celery task per event.
+"""Event intake benchmark: the database's own limit, the intake with 1, 2 and 4 consumers, the per-event design.
 
     .venv/bin/python -m benchmarks.ingestion [--events 100000 --aggregates 20000 --sample 5000]
 
-Publishes the events (5 % duplicates, 5 % reordered, 0.5 % malformed) into a
-pre-filled RabbitMQ queue, starts the real ``celery -A portal worker`` and
-measures until every event is applied; samples the worker's memory. Then it
-runs a sample of the same events through the reference article's design (one
-task per event, ``update_or_create``) and prints the ratio. Uses a dedicated
-database ``portal_bench_ingest`` on the server in use (``DATABASE_URL``, else
-the embedded PostgreSQL) and the broker at ``CELERY_BROKER_URL`` (default
-local RabbitMQ).
+One run on one machine, the same generated events throughout (5 % duplicates,
+5 % reordered, 0.5 % malformed):
+
+1. **database only**: the valid events, parsed beforehand, written by ``COPY``
+   into temporary staging tables and one set-based merge per table (the read
+   models with their indexes, and the ledger), in chunks — no broker, no
+   worker. That is what PostgreSQL itself takes.
+2. **the intake** with 1, 2 and 4 consumers (each a real ``celery -A portal
+   worker --pool solo`` process with its default intake threads) from a
+   pre-filled RabbitMQ queue, timed from the first commit to the last; worker
+   CPU per event (user + system of every worker process), peak memory,
+   PostgreSQL deadlocks, and the result checked (ledger rows, dead letters).
+3. **the per-event design** (one Celery task per event, ``update_or_create``)
+   on a sample.
+
+Then the ratios: intake ÷ database limit and intake ÷ per-event. Uses the
+database ``--database`` (default ``portal_bench_ingest``, recreated) on the
+server in use (``DATABASE_URL``, else the embedded PostgreSQL) and the broker at
+``CELERY_BROKER_URL`` (default local RabbitMQ).
 """
 
 from __future__ import annotations
@@ -17,12 +28,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import platform
 import signal
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -30,6 +43,15 @@ import psutil
 from benchmarks.common import ROOT, manage, recreate_database, wait_until
 
 BROKER = os.environ.get("CELERY_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
+TABLES = (
+    "accounts_account",
+    "payments_payment",
+    "payments_refund",
+    "events_received_event",
+    "events_intake_counter",
+    "events_dead_letter",
+    "events_intake_heartbeat",
+)
 
 
 def tree_rss(process: psutil.Process) -> int:
@@ -40,80 +62,139 @@ def tree_rss(process: psutil.Process) -> int:
     return total
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--events", type=int, default=100_000)
-    parser.add_argument("--aggregates", type=int, default=20_000)
-    parser.add_argument(
-        "--sample", type=int, default=5_000, help="events run through the per-event design"
-    )
-    args = parser.parse_args()
+def tree_cpu(process: psutil.Process) -> float:
+    total = 0.0
+    for proc in [process, *process.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = proc.cpu_times()
+            total += times.user + times.system
+    return total
 
-    db_url = recreate_database("portal_bench_ingest")
-    suffix = uuid.uuid4().hex[:8]
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "portal.settings.test",
-        "DATABASE_URL": db_url,
-        "CELERY_BROKER_URL": BROKER,
-        "EVENTS_EXCHANGE": f"bench.events.{suffix}",
-        "EVENTS_QUEUE": f"bench.portal.events.{suffix}",
-        "PORTAL_TEST_TASK_QUEUE": f"bench.tasks.{suffix}",
-        "LOG_LEVEL": "ERROR",
-    }
-    print("preparing the benchmark database …", flush=True)
-    manage("migrate", "-v0", env=env)
-    os.environ.update(env)
 
-    import django
+@dataclass
+class IntakeRun:
+    consumers: int
+    seconds: float
+    messages: int
+    cpu_us_per_event: float
+    rss_quarter: int
+    rss_peak: int
+    deadlocks: int
 
-    django.setup()
-    from django.conf import settings
-    from kombu import Connection
+    @property
+    def rate(self) -> float:
+        return self.messages / self.seconds
 
-    from apps.events.intake import IntakeConfig, declare_topology
-    from apps.events.models import DeadLetter, ReceivedEvent
-    from devtools.standin.publisher import EventPublisher
-    from devtools.standin.traffic import generate_traffic
 
-    traffic = generate_traffic(
-        aggregates=args.aggregates,
-        events=args.events,
-        duplicate_rate=0.05,
-        reorder_rate=0.05,
-        malformed_rate=0.005,
-        seed=42,
-    )
-    total = len(traffic.messages)
-    config = IntakeConfig.from_settings()
-    with Connection(BROKER) as conn:
-        declare_topology(conn, conn.default_channel, config)
+def reset_tables() -> None:
+    from django.db import connection
 
-    print(
-        f"publishing {total:,} messages ({traffic.valid_events:,} distinct events, {traffic.duplicates:,} duplicates, "
-        f"{traffic.reordered:,} reordered, {traffic.malformed:,} malformed) …",
-        flush=True,
-    )
-    started = time.monotonic()
-    with EventPublisher(BROKER, config.exchange, confirm=False) as publisher:
-        for message in traffic.messages:
-            publisher.publish_raw(
-                message.body, routing_key=message.routing_key, content_type=message.content_type
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {', '.join(TABLES)}")
+
+
+def deadlock_count() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")
+        return cursor.fetchone()[0]
+
+
+def database_only(traffic, chunk: int) -> float:
+    """Events per second PostgreSQL takes by COPY + one merge per table, rows prepared beforehand."""
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from apps.events.schema import Event, MalformedEvent, parse_event
+    from apps.events.services import LEDGER_COLUMNS, READ_MODELS
+
+    events: list[Event] = []
+    for message in traffic.messages:
+        with contextlib.suppress(MalformedEvent):
+            parsed = parse_event(message.body)
+            if isinstance(parsed, Event):
+                events.append(parsed)
+    now = timezone.now()
+    rows: dict[str, list[list]] = {"ledger": []}
+    chunks: list[dict[str, list[list]]] = []
+    for start in range(0, len(events), chunk):
+        rows = {kind: [] for kind in READ_MODELS} | {"ledger": []}
+        for event in events[start : start + chunk]:
+            model = READ_MODELS[event.kind]
+            rows[event.kind].append(
+                [getattr(event.data, name) for name, _ in model.columns] + [event.sequence, now]
             )
+            rows["ledger"].append(
+                [
+                    event.source,
+                    event.id,
+                    event.type,
+                    event.subject,
+                    event.sequence,
+                    event.time,
+                    "applied",
+                    event.data_json.decode(),
+                ]
+            )
+        chunks.append(rows)
 
-    def depth(queue: str) -> int:
-        with Connection(BROKER) as conn:
-            return conn.default_channel.queue_declare(queue, passive=True)[1]
+    import psycopg
 
-    wait_until(lambda: depth(config.queue) >= total, timeout=120, interval=0.2)
-    print(
-        f"  published in {time.monotonic() - started:.1f}s; queue pre-filled with {depth(config.queue):,}",
-        flush=True,
+    def columns(kind: str) -> list[tuple[str, str]]:
+        if kind == "ledger":
+            return list(LEDGER_COLUMNS)
+        return [*READ_MODELS[kind].columns, ("sequence", "bigint"), ("synced_at", "timestamptz")]
+
+    connection.ensure_connection()
+    raw = connection.connection
+    reset_tables()
+    with psycopg.Cursor(raw) as cursor:
+        for kind in rows:
+            spec = ", ".join(f"{name} {kind_type}" for name, kind_type in columns(kind))
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE bench_stage_{kind} ({spec}) ON COMMIT DELETE ROWS"
+            )
+    merges = {}
+    for kind, model in READ_MODELS.items():
+        names = [name for name, _ in columns(kind)]
+        updates = ", ".join(f"{n} = EXCLUDED.{n}" for n in names if n != model.pk)
+        merges[kind] = (
+            f"INSERT INTO {model.table} ({', '.join(names)}) "
+            f"SELECT DISTINCT ON ({model.pk}) {', '.join(names)} FROM bench_stage_{kind} "
+            f"ORDER BY {model.pk}, sequence DESC "
+            f"ON CONFLICT ({model.pk}) DO UPDATE SET {updates} "
+            f"WHERE {model.table}.sequence < EXCLUDED.sequence"
+        )
+    merges["ledger"] = (
+        "INSERT INTO events_received_event "
+        "(source, event_id, type, subject, sequence, occurred_at, outcome, data, received_at) "
+        "SELECT source, event_id, type, subject, sequence, occurred_at, outcome, data::jsonb, now() "
+        "FROM bench_stage_ledger ON CONFLICT (source, event_id) DO NOTHING"
     )
+    started = time.perf_counter()
+    for rows in chunks:
+        with transaction.atomic(), psycopg.Cursor(raw) as cursor:
+            for kind, kind_rows in rows.items():
+                if not kind_rows:
+                    continue
+                with cursor.copy(
+                    f"COPY bench_stage_{kind} ({', '.join(n for n, _ in columns(kind))}) "
+                    "FROM STDIN (FORMAT BINARY)"
+                ) as copy:
+                    copy.set_types([t for _, t in columns(kind)])
+                    for row in kind_rows:
+                        copy.write_row(row)
+                cursor.execute(merges[kind])
+    elapsed = time.perf_counter() - started
+    with psycopg.Cursor(raw) as cursor:
+        for kind in rows:
+            cursor.execute(f"DROP TABLE bench_stage_{kind}")
+    return len(events) / elapsed
 
-    worker = subprocess.Popen(
+
+def start_worker(env: dict[str, str], number: int) -> subprocess.Popen:
+    return subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -123,6 +204,8 @@ def main() -> None:
             "worker",
             "--pool",
             "solo",
+            "--hostname",
+            f"bench-{number}-{uuid.uuid4().hex[:6]}@%h",
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
@@ -133,41 +216,84 @@ def main() -> None:
         env=env,
         start_new_session=True,
     )
-    process = psutil.Process(worker.pid)
+
+
+def run_intake(traffic, *, consumers: int, env: dict[str, str], config) -> IntakeRun:
+    from django.db.models import Sum
+    from kombu import Connection
+
+    from apps.events.intake import declare_topology
+    from apps.events.models import DeadLetter, IntakeCounter, ReceivedEvent
+    from devtools.standin.publisher import EventPublisher
+
+    reset_tables()
+    total = len(traffic.messages)
+    with Connection(BROKER) as conn:
+        declare_topology(conn, conn.default_channel, config)
+        conn.default_channel.queue_purge(config.queue)
+    with EventPublisher(BROKER, config.exchange, confirm=False) as publisher:
+        for message in traffic.messages:
+            publisher.publish_raw(
+                message.body, routing_key=message.routing_key, content_type=message.content_type
+            )
+
+    def depth() -> int:
+        with Connection(BROKER) as conn:
+            return conn.default_channel.queue_declare(config.queue, passive=True)[1]
+
+    try:
+        wait_until(lambda: depth() >= total, timeout=180, interval=0.2)
+    except TimeoutError:
+        raise TimeoutError(f"the queue holds {depth():,} of {total:,} messages") from None
+
+    def received_so_far() -> int:
+        return IntakeCounter.objects.aggregate(total=Sum("received"))["total"] or 0
+
+    deadlocks_before = deadlock_count()
+    workers = [start_worker(env, number) for number in range(consumers)]
+    processes = [psutil.Process(worker.pid) for worker in workers]
     samples: list[tuple[int, int]] = []
     try:
-        wait_until(lambda: ReceivedEvent.objects.exists(), timeout=60, interval=0.01)
+        wait_until(lambda: ReceivedEvent.objects.exists(), timeout=120, interval=0.005)
+        cpu_start = sum(tree_cpu(p) for p in processes)
         began = time.monotonic()
         while True:
-            done = ReceivedEvent.objects.count()
-            samples.append((done, tree_rss(process)))
-            if done >= traffic.valid_events and DeadLetter.objects.count() >= traffic.malformed:
+            # The counters are a handful of rows: polling them costs the database nothing,
+            # where count(*) on the ledger 20 times a second would compete with the intake.
+            done = received_so_far()
+            samples.append((done, sum(tree_rss(p) for p in processes)))
+            if done >= total:
                 break
-            if time.monotonic() - began > 600:
-                raise TimeoutError("intake did not finish within 10 minutes")
-            time.sleep(0.1)
+            if time.monotonic() - began > 900:
+                raise TimeoutError("the intake did not finish within 15 minutes")
+            time.sleep(0.05)
         elapsed = time.monotonic() - began
+        cpu = sum(tree_cpu(p) for p in processes) - cpu_start
     finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        worker.wait(30)
-    batched_rate = total / elapsed
-    peak = max(rss for _, rss in samples)
-    quarter = [rss for done, rss in samples if done >= traffic.valid_events // 4]
-    print(
-        f"\nbatched intake: {total:,} messages in {elapsed:.2f}s = {batched_rate:,.0f} events/s end to end"
-    )
-    print(
-        f"  worker RSS: at 25% {quarter[0] / 2**20:.0f} MiB, peak {peak / 2**20:.0f} MiB "
-        f"(growth after the first quarter: {(peak - quarter[0]) / 2**20:+.1f} MiB)"
+        for worker in workers:
+            os.killpg(worker.pid, signal.SIGTERM)
+        for worker in workers:
+            worker.wait(60)
+    assert ReceivedEvent.objects.count() == traffic.valid_events, "events missing or extra"
+    assert DeadLetter.objects.count() == traffic.malformed, "dead letters missing or extra"
+    quarter = [rss for done, rss in samples if done >= total // 4] or [0]
+    return IntakeRun(
+        consumers=consumers,
+        seconds=elapsed,
+        messages=total,
+        cpu_us_per_event=cpu / total * 1e6,
+        rss_quarter=quarter[0],
+        rss_peak=max(rss for _, rss in samples),
+        deadlocks=deadlock_count() - deadlocks_before,
     )
 
-    # --- the reference design, on a sample -------------------------------------------
+
+def per_event_design(traffic, *, sample_size: int, env: dict[str, str], suffix: str) -> float:
     from apps.accounts.models import Account
-    from apps.payments.models import Payment, Refund
+    from apps.payments.models import Payment
 
-    for model in (Account, Payment, Refund):
-        model.objects.all().delete()
-    sample = [m.event for m in traffic.messages if m.event is not None][: args.sample]
+    reset_tables()
+    sample = [m.event for m in traffic.messages if m.event is not None][:sample_size]
     per_event_queue = f"bench.per-event.{suffix}"
     os.environ["BENCH_PER_EVENT_QUEUE"] = env["BENCH_PER_EVENT_QUEUE"] = per_event_queue
     from benchmarks.per_event_app import apply_event, done
@@ -211,24 +337,118 @@ def main() -> None:
     finally:
         os.killpg(worker.pid, signal.SIGTERM)
         worker.wait(30)
+    return len(sample) / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--aggregates", type=int, default=20_000)
+    parser.add_argument(
+        "--sample", type=int, default=5_000, help="events run through the per-event design"
+    )
+    parser.add_argument("--consumers", default="1,2,4", help="worker processes per intake run")
+    parser.add_argument("--database", default="portal_bench_ingest")
+    args = parser.parse_args()
+    runs_of = [int(n) for n in args.consumers.split(",")]
+
+    db_url = recreate_database(args.database)
+    suffix = uuid.uuid4().hex[:8]
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "portal.settings.test",
+        "DATABASE_URL": db_url,
+        "CELERY_BROKER_URL": BROKER,
+        "EVENTS_EXCHANGE": f"bench.events.{suffix}",
+        "EVENTS_QUEUE": f"bench.portal.events.{suffix}",
+        "PORTAL_TEST_TASK_QUEUE": f"bench.tasks.{suffix}",
+        "LOG_LEVEL": "ERROR",
+    }
+    print("preparing the benchmark database …", flush=True)
+    manage("migrate", "-v0", env=env)
+    os.environ.update(env)
+
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from kombu import Connection
+
+    from apps.events.intake import IntakeConfig
+    from devtools.standin.traffic import generate_traffic
+
+    traffic = generate_traffic(
+        aggregates=args.aggregates,
+        events=args.events,
+        duplicate_rate=0.05,
+        reorder_rate=0.05,
+        malformed_rate=0.005,
+        seed=42,
+    )
+    total = len(traffic.messages)
+    config = IntakeConfig.from_settings()
+    print(
+        f"{total:,} messages: {traffic.valid_events:,} distinct events over {args.aggregates:,} "
+        f"aggregates, {traffic.duplicates:,} duplicates, {traffic.reordered:,} reordered, "
+        f"{traffic.malformed:,} malformed; intake batch {config.batch_size}, "
+        f"{settings.EVENTS_CONSUMERS} intake threads per worker",
+        flush=True,
+    )
+
+    limits = {chunk: database_only(traffic, chunk) for chunk in (config.batch_size, 5_000)}
+    limit = max(limits.values())
+    for chunk, rate in limits.items():
+        print(
+            f"database only, COPY + merge in chunks of {chunk:,}: {rate:,.0f} events/s", flush=True
+        )
+
+    runs: list[IntakeRun] = []
+    try:
+        for consumers in runs_of:
+            run = run_intake(traffic, consumers=consumers, env=env, config=config)
+            runs.append(run)
+            print(
+                f"intake, {consumers} consumer(s): {run.rate:,.0f} events/s "
+                f"({total:,} in {run.seconds:.2f}s), worker CPU {run.cpu_us_per_event:.0f} µs/event, "
+                f"memory {run.rss_quarter / 2**20:.0f} MiB at 25 % → peak {run.rss_peak / 2**20:.0f} MiB, "
+                f"{run.deadlocks} deadlocks",
+                flush=True,
+            )
+        per_event = per_event_design(traffic, sample_size=args.sample, env=env, suffix=suffix)
+        print(
+            f"per-event design (one task per event, update_or_create, prefork x2), "
+            f"{args.sample:,} events: {per_event:,.0f} events/s",
+            flush=True,
+        )
+    finally:
         with Connection(BROKER) as conn:
             channel = conn.default_channel
             for queue in (
                 config.queue,
                 f"{config.queue}.parked",
-                per_event_queue,
+                f"bench.per-event.{suffix}",
                 env["PORTAL_TEST_TASK_QUEUE"],
             ):
-                channel.queue_delete(queue)
+                with contextlib.suppress(Exception):
+                    channel.queue_delete(queue)
+                channel = conn.channel()
             channel.exchange_delete(config.exchange)
-    per_event_rate = len(sample) / elapsed
+
+    print("\n| | events/s | worker CPU µs/event | ÷ database limit | ÷ per-event |")
+    print("| --- | --- | --- | --- | --- |")
+    print(f"| database only (COPY + merge, best chunk) | {limit:,.0f} | — | 1.00 | — |")
+    for run in runs:
+        print(
+            f"| intake, {run.consumers} consumer(s) | {run.rate:,.0f} | {run.cpu_us_per_event:.0f} "
+            f"| {run.rate / limit:.2f} | {run.rate / per_event:.0f}x |"
+        )
+    print(f"| per-event design (sample) | {per_event:,.0f} | — | {per_event / limit:.3f} | 1x |")
     print(
-        f"\nper-event design (one task per event, update_or_create, prefork x2): "
-        f"{len(sample):,} events in {elapsed:.2f}s = {per_event_rate:,.0f} events/s"
-    )
-    print(f"\nratio: batched intake is {batched_rate / per_event_rate:.0f}x the per-event design")
-    print(
-        f"(database: {settings.DATABASES['default']['HOST'] or 'local socket'}, broker: RabbitMQ)"
+        f"\nmachine: {platform.node()}, {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, "
+        f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
+        f"PostgreSQL at {settings.DATABASES['default']['HOST'] or 'local socket'}, RabbitMQ at {BROKER.split('@')[-1]}"
     )
 
 

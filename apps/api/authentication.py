@@ -114,7 +114,7 @@ class IsService(BasePermission):
 
 
 class ServiceRateThrottle(SimpleRateThrottle):
-    """``SERVICE_API_RATE`` requests per service (per web process: the default local cache)."""
+    """``SERVICE_API_RATE`` requests per service, counted in the shared cache (every web process)."""
 
     scope = "service"
 

@@ -20,9 +20,17 @@ Topology (declared idempotently at start):
 
 Messages are buffered up to ``EVENTS_BATCH_SIZE`` or ``EVENTS_FLUSH_SECONDS``,
 applied in one transaction (``apps.events.services.apply_event_batch``) and
-acknowledged only after the commit. While the database is down the batch is
-retried with backoff and nothing is acknowledged; the prefetch limit stops
-RabbitMQ from sending more meanwhile.
+acknowledged only after the commit. Any number of intakes (threads, worker
+processes, machines) may consume the one queue: the batch transaction
+serialises work per aggregate inside PostgreSQL.
+
+While the database is down the intake *holds* its batch, retrying with
+backoff, for at most ``EVENTS_MAX_HOLD_SECONDS``; nothing is acknowledged and
+the prefetch limit stops RabbitMQ from sending more meanwhile. After the hold
+it *pauses*: it closes its broker connection (RabbitMQ gives the unacknowledged
+messages back to the queue, for another worker that can reach its database),
+reports itself unhealthy (``health()``), probes the database with backoff, and
+consumes again by itself when the database answers.
 """
 
 from __future__ import annotations
@@ -63,6 +71,7 @@ class IntakeConfig:
     flush_seconds: float = 0.2
     delivery_limit: int = 20
     heartbeat_seconds: float = 5.0
+    max_hold_seconds: float = 60.0
 
     @classmethod
     def from_settings(cls) -> IntakeConfig:
@@ -73,6 +82,7 @@ class IntakeConfig:
             batch_size=settings.EVENTS_BATCH_SIZE,
             flush_seconds=settings.EVENTS_FLUSH_SECONDS,
             delivery_limit=settings.EVENTS_DELIVERY_LIMIT,
+            max_hold_seconds=settings.EVENTS_MAX_HOLD_SECONDS,
         )
 
 
@@ -131,6 +141,10 @@ def _incoming(message: Message) -> IncomingMessage:
     )
 
 
+class DatabaseHoldExpired(Exception):
+    """The database stayed unavailable for longer than the hold: give the messages back."""
+
+
 class EventIntake:
     """One consumer loop. ``run()`` blocks until ``stop()`` is called."""
 
@@ -144,6 +158,20 @@ class EventIntake:
         self._failures: dict[str, int] = {}
         self._multiple_ack = True
         self.ready = threading.Event()
+        self.paused_since: float | None = None  # monotonic; set while paused for the database
+        self.holding_since: float | None = None  # monotonic; set while holding a batch
+
+    def health(self) -> tuple[bool, str]:
+        """Healthy once consuming, unless paused because the database stayed away past the hold."""
+        if not self.ready.is_set():
+            return False, "starting: the queue is not consumed yet"
+        if self.paused_since is not None:
+            down = time.monotonic() - self.paused_since + self.config.max_hold_seconds
+            return False, f"paused: the database has been unavailable for {down:.0f}s"
+        if self.holding_since is not None:
+            held = time.monotonic() - self.holding_since
+            return True, f"holding a batch: the database has been unavailable for {held:.0f}s"
+        return True, "consuming"
 
     @staticmethod
     def default_name() -> str:
@@ -162,6 +190,10 @@ class EventIntake:
             try:
                 self._consume()
                 delay = 1.0
+            except DatabaseHoldExpired:
+                # The broker connection is closed: RabbitMQ has the messages back.
+                self._buffer.clear()
+                self._wait_for_database()
             except Exception:  # broker lost or refused: unacked messages will be redelivered
                 if self.stopping:
                     break
@@ -172,6 +204,27 @@ class EventIntake:
                 self._stop.wait(delay)
                 delay = min(delay * 2, 30.0)
         db_connection.close()
+
+    def _wait_for_database(self) -> None:
+        """Paused: consume nothing, probe the database with backoff, return once it answers."""
+        self.paused_since = time.monotonic()
+        logger.error(
+            "event intake paused: the database stayed unavailable for more than %.0fs; "
+            "its messages are back on the queue",
+            self.config.max_hold_seconds,
+        )
+        delay = 1.0
+        while not self.stopping:
+            try:
+                db_connection.close()
+                db_connection.ensure_connection()
+                break
+            except (OperationalError, InterfaceError):
+                self._stop.wait(delay)
+                delay = min(delay * 2, 15.0)
+        if not self.stopping:
+            logger.warning("event intake resumes: the database answers again")
+        self.paused_since = None
 
     def _consume(self) -> None:
         with Connection(self.config.broker_url, heartbeat=30) as conn:
@@ -228,26 +281,37 @@ class EventIntake:
                 apply_event_batch([_incoming(m) for m in batch], consumer=self.name)
                 break
             except (OperationalError, InterfaceError) as error:
-                # The database is unavailable: keep everything unacknowledged and try again.
+                # The database is unavailable: hold everything unacknowledged and try again.
+                db_connection.close()
+                now = time.monotonic()
+                if self.holding_since is None:
+                    self.holding_since = now
+                remaining = self.config.max_hold_seconds - (now - self.holding_since)
+                if remaining <= 0:
+                    self.holding_since = None
+                    raise DatabaseHoldExpired from error
                 logger.warning(
                     "database unavailable (%s); retrying the batch in %.1fs", error, delay
                 )
-                db_connection.close()
-                if self._sleep_with_heartbeat(conn, delay):
+                if self._sleep_with_heartbeat(conn, min(delay, remaining)):
+                    self.holding_since = None
                     self._buffer = batch + self._buffer
                     return
                 delay = min(delay * 2, 10.0)
             except DatabaseError:
+                self.holding_since = None
                 db_connection.close()
                 self._apply_one_by_one(batch)
                 return
             except Exception:
+                self.holding_since = None
                 logger.exception(
                     "a batch of %d events failed; applying them one by one", len(batch)
                 )
                 close_old_connections()
                 self._apply_one_by_one(batch)
                 return
+        self.holding_since = None
         # Committed: now, and only now, acknowledge.
         if self._multiple_ack:
             batch[-1].channel.basic_ack(batch[-1].delivery_tag, multiple=True)

@@ -9,14 +9,21 @@ is one transaction:
    in the ledger needs no check up front: its sequence is at or below the
    stored one, so it cannot change state, and the ledger insert (``ON
    CONFLICT DO NOTHING RETURNING``) tells which ones were duplicates;
-3. lock the stored rows of the batch's subjects and classify each new event
-   in arrival order: *applied* if its ``sequence`` is above the subject's
-   current one, *stale* otherwise (state never goes backwards);
-4. upsert the winning state of each subject set-based
-   (``INSERT … SELECT FROM unnest(…) ON CONFLICT … DO UPDATE … WHERE
-   sequence < EXCLUDED.sequence``) — one statement per read model;
-5. append the ledger rows, add to the counters, touch the heartbeat, and let
-   the approvals close requests the events settle.
+3. take one transaction-scoped advisory lock per aggregate of the batch, all
+   in one statement, in ascending key order. Any number of consumers may run
+   batches at once: two batches touching the same aggregate run one after
+   the other, and since every consumer locks in the same order, never in a
+   cycle (no deadlock). Nothing else in the transaction waits on another
+   consumer's row, except the per-source counters, updated last;
+4. read the stored sequences of the batch's subjects and classify each new
+   event in arrival order: *applied* if its ``sequence`` is above the
+   subject's current one, *stale* otherwise (state never goes backwards);
+5. ``COPY`` the winning state of each subject into a temporary staging table
+   and merge it with one ``INSERT … SELECT … ON CONFLICT … DO UPDATE … WHERE
+   sequence < EXCLUDED.sequence`` per read model; the ledger rows go the same
+   way (``COPY`` + ``INSERT … ON CONFLICT DO NOTHING RETURNING``);
+6. touch the heartbeat, let the approvals close requests the events settle,
+   and add to the counters.
 
 The caller acknowledges the messages only after this returns, so a crash or
 a database outage at any point loses nothing and applies nothing twice.
@@ -133,20 +140,55 @@ READ_MODELS: dict[str, ReadModel] = {
 }
 
 
-def _upsert_sql(model: ReadModel) -> str:
+def _stage_table(name: str) -> str:
+    return f"intake_stage_{name}"
+
+
+def _merge_sql(kind: str, model: ReadModel) -> str:
     names = [name for name, _ in model.columns] + ["sequence", "synced_at"]
-    types = [kind for _, kind in model.columns] + ["bigint", "timestamptz"]
-    arrays = ", ".join(f"%b::{kind}[]" for kind in types)
     updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in names if name != model.pk)
+    columns = ", ".join(names)
     return (
-        f"INSERT INTO {model.table} ({', '.join(names)}) "  # noqa: S608 — identifiers are constants above
-        f"SELECT * FROM unnest({arrays}) "
+        f"INSERT INTO {model.table} ({columns}) "  # noqa: S608 — identifiers are constants above
+        f"SELECT {columns} FROM {_stage_table(kind)} "
         f"ON CONFLICT ({model.pk}) DO UPDATE SET {updates} "
         f"WHERE {model.table}.sequence < EXCLUDED.sequence"
     )
 
 
-_UPSERTS = {kind: _upsert_sql(model) for kind, model in READ_MODELS.items()}
+LEDGER_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("source", "text"),
+    ("event_id", "text"),
+    ("type", "text"),
+    ("subject", "uuid"),
+    ("sequence", "bigint"),
+    ("occurred_at", "timestamptz"),
+    ("outcome", "text"),
+    ("data", "text"),
+)
+# Types as COPY needs them, per staging table.
+_STAGE_TYPES: dict[str, list[str]] = {
+    **{
+        kind: [kind_type for _, kind_type in model.columns] + ["bigint", "timestamptz"]
+        for kind, model in READ_MODELS.items()
+    },
+    "ledger": [kind_type for _, kind_type in LEDGER_COLUMNS],
+}
+_STAGE_COLUMNS: dict[str, list[str]] = {
+    **{
+        kind: [name for name, _ in model.columns] + ["sequence", "synced_at"]
+        for kind, model in READ_MODELS.items()
+    },
+    "ledger": [name for name, _ in LEDGER_COLUMNS],
+}
+_MERGES = {kind: _merge_sql(kind, model) for kind, model in READ_MODELS.items()}
+_LEDGER_MERGE = (
+    "INSERT INTO events_received_event "  # noqa: S608 — identifiers are constants
+    "(source, event_id, type, subject, sequence, occurred_at, outcome, data, received_at) "
+    "SELECT source, event_id, type, subject, sequence, occurred_at, outcome, data::jsonb, %s "
+    f"FROM {_stage_table('ledger')} "
+    "ON CONFLICT (source, event_id) DO NOTHING RETURNING source, event_id"
+)
 
 
 def _source_hint(body: bytes) -> str:
@@ -198,9 +240,12 @@ def apply_event_batch(messages: Sequence[IncomingMessage], *, consumer: str = ""
         else:
             events.append(parsed)
 
+    if events or unknown:
+        _create_staging()
+    _lock_aggregates(events, unknown)
     outcomes, winners = _classify(events)
-    for kind in sorted(winners):  # one lock order for every consumer: no deadlocks
-        _upsert_states(kind, winners[kind], now)
+    for kind in sorted(winners):
+        _merge_states(kind, winners[kind], now)
 
     inserted = _append_ledger(events, outcomes, unknown, now)
     newest_event_time: dict[str, datetime] = {}
@@ -221,10 +266,11 @@ def apply_event_batch(messages: Sequence[IncomingMessage], *, consumer: str = ""
         else:
             per_source[item.source].duplicates += 1
 
-    _add_to_counters(per_source, newest_event_time, now)
     if consumer:
         _touch_heartbeat(consumer, now, newest_event_time)
     _settle_requests(winners)
+    # Last: the counter rows are the only rows every consumer writes; hold them briefly.
+    _add_to_counters(per_source, newest_event_time, now)
 
     total = BatchResult()
     for result in per_source.values():
@@ -238,30 +284,109 @@ def _bulk_cursor() -> psycopg.Cursor:
     Django's psycopg backend binds parameters on the client, quoting and
     escaping every array element in Python; for arrays of hundreds of values
     that costs more than the statement itself. The bulk statements below send
-    their arrays as binary parameters (``%b``) instead.
+    their arrays as binary parameters (``%b``) or rows by binary ``COPY``.
     """
     connection.ensure_connection()
     return psycopg.Cursor(connection.connection)
 
 
+_CREATE_STAGING = "; ".join(
+    [
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {_stage_table(name)} ("
+        + ", ".join(
+            f"{column} {kind}" for column, kind in zip(columns, _STAGE_TYPES[name], strict=True)
+        )
+        + ") ON COMMIT DELETE ROWS"
+        for name, columns in _STAGE_COLUMNS.items()
+    ]
+    # Safety nets for locks nobody should hold long: a batch waits at most this long for
+    # another batch's aggregates (then it is held and retried), and a session whose process
+    # vanished mid-transaction without PostgreSQL noticing loses its locks after a minute.
+    + ["SET lock_timeout = '30s'", "SET idle_in_transaction_session_timeout = '60s'"]
+)
+
+
+def _create_staging() -> None:
+    """This connection's staging tables (temporary: private, emptied at commit) and lock limits, once.
+
+    Only a commit makes them last: a batch rolled back in the transaction that
+    created them takes them away again, so the mark is set on commit.
+    """
+    raw = connection.connection
+    if getattr(raw, "intake_staging_ready", False):
+        return
+    with _bulk_cursor() as cursor:
+        cursor.execute(_CREATE_STAGING)
+    transaction.on_commit(lambda: setattr(raw, "intake_staging_ready", True))
+
+
+def _copy_rows(cursor: psycopg.Cursor, name: str, rows: Iterable[Sequence[Any]]) -> None:
+    columns = ", ".join(_STAGE_COLUMNS[name])
+    with cursor.copy(f"COPY {_stage_table(name)} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(_STAGE_TYPES[name])
+        for row in rows:
+            copy.write_row(row)
+
+
+# Advisory locks with two int4 keys live apart from the one-bigint locks other code takes
+# (the action log's chain lock, request locks): (namespace per aggregate kind, 32 bits of its id).
+_LOCK_NAMESPACE = {"account": 16_001, "payment": 16_002, "refund": 16_003, "unknown": 16_004}
+
+
+def _lock_key(kind: str, identity: uuid.UUID) -> tuple[int, int]:
+    """The advisory-lock key of one aggregate; a rare collision only serialises a little more."""
+    key = identity.int >> 96
+    return _LOCK_NAMESPACE[kind], key - (1 << 32) if key >= 1 << 31 else key
+
+
+def _lock_aggregates(events: list[Event], unknown: list[UnknownEvent]) -> None:
+    """Serialise batches per aggregate: advisory locks, all in one statement, in ascending order.
+
+    Unknown events have no aggregate; their ``(source, id)`` is locked instead,
+    so two consumers never wait on each other's ledger row the other way round.
+    """
+    keys = {_lock_key(event.kind, event.subject) for event in events}
+    keys.update(
+        _lock_key("unknown", uuid.uuid5(uuid.NAMESPACE_URL, f"{item.source}\0{item.id}"))
+        for item in unknown
+    )
+    if not keys:
+        return
+    ordered = sorted(keys)
+    with _bulk_cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_advisory_xact_lock(namespace, key)) FROM "
+            "(SELECT namespace, key FROM unnest(%b::int4[], %b::int4[]) AS k(namespace, key) "
+            "ORDER BY namespace, key) AS ordered",
+            [[namespace for namespace, _ in ordered], [key for _, key in ordered]],
+        )
+
+
 def _classify(
     events: list[Event],
 ) -> tuple[dict[tuple[str, str], str], dict[str, dict[uuid.UUID, Event]]]:
-    """Applied or stale, as if the events had been applied one by one in arrival order."""
+    """Applied or stale, as if the events had been applied one by one in arrival order.
+
+    The subjects are locked (``_lock_aggregates``), so the sequences read here
+    stay current until commit.
+    """
     subjects: dict[str, set[uuid.UUID]] = defaultdict(set)
     for event in events:
         subjects[event.kind].add(event.subject)
     current: dict[tuple[str, uuid.UUID], int] = {}
-    with _bulk_cursor() as cursor:
-        for kind, ids in sorted(subjects.items()):
-            model = READ_MODELS[kind]
-            # Locks the existing rows: a second consumer classifies after us, against our result.
-            cursor.execute(
-                f"SELECT {model.pk}, sequence FROM {model.table} "  # noqa: S608 — constants
-                f"WHERE {model.pk} = ANY(%b::uuid[]) ORDER BY {model.pk} FOR UPDATE",
-                [sorted(ids)],
-            )
-            for pk, sequence in cursor.fetchall():
+    if subjects:
+        kinds = sorted(subjects)
+        query = " UNION ALL ".join(
+            f"SELECT %s::text, {READ_MODELS[kind].pk}, sequence "  # noqa: S608 — constants
+            f"FROM {READ_MODELS[kind].table} WHERE {READ_MODELS[kind].pk} = ANY(%b::uuid[])"
+            for kind in kinds
+        )
+        params: list[Any] = []
+        for kind in kinds:
+            params += [kind, list(subjects[kind])]
+        with _bulk_cursor() as cursor:
+            cursor.execute(query, params)
+            for kind, pk, sequence in cursor.fetchall():
                 current[(kind, pk)] = sequence
     outcomes: dict[tuple[str, str], str] = {}
     winners: dict[str, dict[uuid.UUID, Event]] = defaultdict(dict)
@@ -277,18 +402,20 @@ def _classify(
     return outcomes, winners
 
 
-def _upsert_states(kind: str, states: dict[uuid.UUID, Event], now: datetime) -> None:
+def _merge_states(kind: str, states: dict[uuid.UUID, Event], now: datetime) -> None:
     if not states:
         return
-    model = READ_MODELS[kind]
-    rows = [states[subject] for subject in sorted(states)]
-    arrays: list[list[Any]] = [
-        [getattr(event.data, name) for event in rows] for name, _ in model.columns
-    ]
-    arrays.append([event.sequence for event in rows])
-    arrays.append([now] * len(rows))
+    names = [name for name, _ in READ_MODELS[kind].columns]
     with _bulk_cursor() as cursor:
-        cursor.execute(_UPSERTS[kind], arrays)
+        _copy_rows(
+            cursor,
+            kind,
+            (
+                [*(getattr(event.data, name) for name in names), event.sequence, now]
+                for event in states.values()
+            ),
+        )
+        cursor.execute(_MERGES[kind])
 
 
 def _append_ledger(
@@ -297,6 +424,8 @@ def _append_ledger(
     unknown: list[UnknownEvent],
     now: datetime,
 ) -> set[tuple[str, str]]:
+    if not events and not unknown:
+        return set()
     rows: list[tuple] = [
         (
             e.source,
@@ -306,26 +435,14 @@ def _append_ledger(
             e.sequence,
             e.time,
             outcomes[(e.source, e.id)],
-            json.dumps(e.raw_data, separators=(",", ":")),
+            e.data_json.decode(),
         )
         for e in events
     ]
     rows += [(u.source, u.id, u.type, None, None, u.time, "ignored", None) for u in unknown]
-    rows.sort(key=lambda row: (row[0], row[1]))
-    if not rows:
-        return set()
-    columns = list(zip(*rows, strict=True))
     with _bulk_cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO events_received_event "
-            "(source, event_id, type, subject, sequence, occurred_at, outcome, data, received_at) "
-            "SELECT source, event_id, type, subject, sequence, occurred_at, outcome, data::jsonb, %b "
-            "FROM unnest(%b::text[], %b::text[], %b::text[], %b::uuid[], %b::bigint[], "
-            "%b::timestamptz[], %b::text[], %b::text[]) "
-            "AS t(source, event_id, type, subject, sequence, occurred_at, outcome, data) "
-            "ON CONFLICT (source, event_id) DO NOTHING RETURNING source, event_id",
-            [now, *[list(column) for column in columns]],
-        )
+        _copy_rows(cursor, "ledger", rows)
+        cursor.execute(_LEDGER_MERGE, [now])
         return set(cursor.fetchall())
 
 

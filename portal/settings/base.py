@@ -118,6 +118,33 @@ def database_config(url: str) -> dict:
 DATABASES = {"default": database_config(DATABASE_URL)} if DATABASE_URL else {}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --- Cache: one for every web and worker process -------------------------------
+# The service API's rate limit counts here, so it must be shared: by default Django's
+# database cache table (made by a migration); CACHE_URL may name redis://… (needs the
+# redis package) or memcached://host:port (pymemcache). locmem:// is per process: tests only.
+CACHE_URL = env_str("CACHE_URL")
+
+
+def cache_config(url: str) -> dict:
+    scheme, _, rest = url.partition("://")
+    if not url:
+        return {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "portal_cache",
+        }
+    if scheme in {"redis", "rediss"}:
+        return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
+    if scheme == "memcached":
+        return {"BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache", "LOCATION": rest}
+    if scheme == "locmem":
+        return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"CACHE_URL: unknown scheme {scheme!r} (redis, memcached, locmem)")
+
+
+CACHES = {"default": cache_config(CACHE_URL)}
+
 # --- Identity -----------------------------------------------------------------
 # Single sign-on only (django-allauth's generic OpenID Connect provider, id
 # "sso"); there is no local password sign-in or sign-up anywhere.
@@ -249,6 +276,10 @@ EVENTS_BATCH_SIZE = env_int("EVENTS_BATCH_SIZE", 500)
 EVENTS_CONSUMERS = env_int("EVENTS_CONSUMERS", 2)
 EVENTS_FLUSH_SECONDS = env_float("EVENTS_FLUSH_SECONDS", 0.2)
 EVENTS_DELIVERY_LIMIT = env_int("EVENTS_DELIVERY_LIMIT", 20)
+# Seconds a batch is held (unacknowledged, retried) while the database is down; then the
+# intake gives its messages back, pauses and fails its health file until the database answers.
+EVENTS_MAX_HOLD_SECONDS = env_float("EVENTS_MAX_HOLD_SECONDS", 60.0)
+EVENTS_HEALTH_FILE = env_str("EVENTS_HEALTH_FILE")  # e.g. /tmp/intake.health; empty: none
 
 # --- The Go services' APIs (shared/contracts/go-apis.md) ---------------------
 PAYMENTS_API_URL = env_str("PAYMENTS_API_URL").rstrip("/")
@@ -436,7 +467,7 @@ if AUDIT_DIGEST_MINUTES > 0:
         "schedule": AUDIT_DIGEST_MINUTES * 60,
     }
 
-# Requests per service and web process, e.g. 600/minute (DRF's rate syntax).
+# Requests per service across every web process (the shared cache), e.g. 600/minute (DRF's syntax).
 SERVICE_API_RATE = env_str("SERVICE_API_RATE", "600/minute")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["apps.api.authentication.ServiceTokenAuthentication"],

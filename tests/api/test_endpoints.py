@@ -199,3 +199,25 @@ def test_the_schema_is_for_people_with_a_role(client, agent_client):
     assert schema["components"]["securitySchemes"]["serviceToken"]["scheme"] == "bearer"
     error = schema["paths"]["/api/v1/report-runs/"]["post"]["responses"]["401"]
     assert error["content"]["application/json"]["schema"]["$ref"] == "#/components/schemas/Error"
+
+
+def test_the_rate_limit_counts_in_the_shared_cache_table_not_in_one_process(ledger, settings):
+    """Every web process reads the same counts: they are rows of the database cache table."""
+    from django.db import connection
+
+    settings.SERVICE_API_RATE = "2/minute"
+    cache.clear()
+    assert ledger.get(RUNS).status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM portal_cache WHERE cache_key LIKE %s",
+            ["%throttle_service_ledger%"],
+        )
+        assert cursor.fetchone()[0] == 1
+    # Another process's cache (a fresh backend object on the same table) sees this one's count.
+    from django.core.cache.backends.db import DatabaseCache
+
+    other = DatabaseCache("portal_cache", {})
+    assert len(other.get("throttle_service_ledger")) == 1
+    assert ledger.get(RUNS).status_code == 200
+    assert_error(ledger.get(RUNS), 429, "throttled")

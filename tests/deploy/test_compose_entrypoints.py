@@ -29,7 +29,6 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from kombu import Connection
 
 from apps.events.intake import declare_topology
-from apps.events.models import IntakeHeartbeat
 from apps.identity.role_mapping import parse_role_groups, roles_for_groups
 from devtools.idp.demo_users import PASSWORD, USERS
 from tests.deploy.compose_file import (
@@ -40,6 +39,7 @@ from tests.deploy.compose_file import (
     healthcheck_code,
     option,
     replace_option,
+    services,
 )
 from tests.events.conftest import Bus, wait_until
 from tests.events.conftest import test_database_url as database_url_of_this_run
@@ -291,19 +291,26 @@ def portal_env(**overrides: str) -> dict[str, str]:
     }
 
 
-@pytest.mark.django_db(transaction=True)
-def test_the_worker_is_healthy_only_while_its_own_intake_beats():
-    code = healthcheck_code("worker")
-    mine = f"{socket.gethostname()}:4242/0"
-    assert run_healthcheck(code, portal_env()) == 1  # no heartbeat yet: not healthy
-    IntakeHeartbeat.objects.create(consumer=mine, seen_at=timezone.now())
-    assert run_healthcheck(code, portal_env()) == 0
-    IntakeHeartbeat.objects.filter(consumer=mine).update(
-        seen_at=timezone.now() - timedelta(seconds=90)
-    )
-    assert run_healthcheck(code, portal_env()) == 1
-    IntakeHeartbeat.objects.create(consumer="another-container:1/0", seen_at=timezone.now())
-    assert run_healthcheck(code, portal_env()) == 1
+def test_the_worker_is_healthy_only_while_its_health_file_says_ok(tmp_path):
+    """The worker's check reads the file its intake keeps (apps.events.health), not the database."""
+    test = services()["worker"]["healthcheck"]["test"]
+    assert test[:4] == ["CMD", "python", "-m", "apps.events.health"]
+    assert test[4] == env("worker")["EVENTS_HEALTH_FILE"]
+    path = tmp_path / "intake.health"
+    command = [sys.executable, "-m", "apps.events.health", str(path)]
+
+    def healthy() -> int:
+        return subprocess.run(command, cwd=ROOT, capture_output=True, check=False).returncode
+
+    assert healthy() == 1  # no file yet: not healthy
+    path.write_text("ok\n")
+    assert healthy() == 0
+    path.write_text("unhealthy: vm:7/0 paused: the database has been unavailable for 75s\n")
+    assert healthy() == 1
+    path.write_text("ok\n")
+    stale = timezone.now().timestamp() - 90
+    os.utime(path, (stale, stale))
+    assert healthy() == 1
 
 
 @pytest.mark.django_db(transaction=True)

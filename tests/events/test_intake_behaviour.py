@@ -335,3 +335,42 @@ def test_a_broker_outage_mid_stream_loses_nothing_and_applies_nothing_twice(bus,
     assert sorted(Payment.objects.values_list("amount_cents", flat=True)) == sorted(
         [i + 1 for i in range(100)] * 2
     )
+
+
+def test_an_outage_longer_than_the_hold_gives_the_messages_back_and_resumes_alone(
+    bus, transactional_db
+):
+    """Past ``max_hold_seconds`` the intake pauses: nothing acked, messages back, unhealthy; then resumes."""
+    running = RunningIntake(bus.config(flush_seconds=0.02, max_hold_seconds=1.0)).start()
+    database = connection.settings_dict["NAME"]
+    payment_ids = [str(uuid.uuid4()) for _ in range(20)]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (own_pid,) = cursor.fetchone()
+    admin = psycopg.connect(
+        **{**connection.get_connection_params(), "dbname": "postgres"}, autocommit=True
+    )
+    try:
+        admin.execute(f'ALTER DATABASE "{database}" WITH ALLOW_CONNECTIONS false')
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> %s",
+            [database, own_pid],
+        )
+        for payment_id in payment_ids:
+            bus.publisher.publish(payment_event(payment_id, 1, "payment.created"))
+        # Held, then paused: every message is back on the queue, none acknowledged.
+        wait_until(lambda: not running.intake.health()[0], timeout=20)
+        assert "paused" in running.intake.health()[1]
+        wait_until(lambda: bus.ready_messages() == len(payment_ids), timeout=20)
+        time.sleep(1.5)  # paused means paused: no consumer takes them meanwhile
+        assert bus.ready_messages() == len(payment_ids)
+    finally:
+        admin.execute(f'ALTER DATABASE "{database}" WITH ALLOW_CONNECTIONS true')
+        admin.close()
+    # No restart: the same intake probes, finds the database and consumes again.
+    wait_until(lambda: Payment.objects.count() == len(payment_ids), timeout=40)
+    assert running.intake.health() == (True, "consuming")
+    running.stop()
+    assert ReceivedEvent.objects.count() == len(payment_ids)
+    assert counters()["applied"] == len(payment_ids)
+    assert bus.ready_messages() == 0

@@ -1,0 +1,95 @@
+"""Several consumers on one queue, on hot aggregates: the same read models as one, no deadlock."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import uuid
+
+import pytest
+from django.db import connection
+
+from apps.events.models import DeadLetter, ReceivedEvent
+from devtools.standin.publisher import EventPublisher
+from devtools.standin.traffic import Traffic, generate_traffic
+from tests.conftest import ARTIFACTS
+from tests.events.conftest import RunningIntake, start_worker, wait_until
+from tests.events.ground_truth import assert_applied_exactly_once
+
+pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True)]
+
+
+def deadlocks() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")
+        return cursor.fetchone()[0]
+
+
+def publish(bus, traffic: Traffic) -> None:
+    with EventPublisher(bus.broker_url, bus.exchange, confirm=False) as publisher:
+        for message in traffic.messages:
+            publisher.publish_raw(
+                message.body, routing_key=message.routing_key, content_type=message.content_type
+            )
+
+
+def test_four_consumers_on_200_hot_aggregates_apply_20000_events_as_one_would(bus):
+    # 100 events per aggregate: every batch of every consumer touches aggregates the others hold.
+    traffic = generate_traffic(
+        aggregates=200, events=20_000, duplicate_rate=0.05, reorder_rate=0.05, seed=16
+    )
+    deadlocks_before = deadlocks()
+    consumers = [RunningIntake(bus.config(batch_size=200)) for _ in range(4)]
+    try:
+        for consumer in consumers:
+            consumer.start()
+        publish(bus, traffic)
+        wait_until(lambda: ReceivedEvent.objects.count() == traffic.valid_events, timeout=240)
+        wait_until(lambda: bus.ready_messages() == 0, timeout=30)
+    finally:
+        for consumer in consumers:
+            consumer.stop()
+    assert_applied_exactly_once(traffic)
+    assert deadlocks() == deadlocks_before, "a consumer deadlocked"
+    assert not DeadLetter.objects.exists(), "a batch failed and was dead-lettered"
+
+
+def test_sigkill_of_one_of_two_workers_mid_batch_loses_nothing_and_applies_nothing_twice(
+    bus, tmp_path
+):
+    traffic = generate_traffic(
+        aggregates=100, events=6_000, duplicate_rate=0.05, reorder_rate=0.05, seed=61
+    )
+    ARTIFACTS.mkdir(exist_ok=True)
+    log_path = ARTIFACTS / f"two-workers-{uuid.uuid4().hex[:6]}.log"
+    # Small batches and a slow flush keep both workers holding unacknowledged batches.
+    env = {"EVENTS_BATCH_SIZE": "100", "EVENTS_CONSUMERS": "2"}
+    survivor = start_worker(bus, log_path=log_path, extra_env=env)
+    victim = start_worker(bus, log_path=log_path, extra_env=env)
+    deadlocks_before = deadlocks()
+    try:
+        wait_until(bus.queue_exists, timeout=60)
+        publisher = threading.Thread(target=publish, args=(bus, traffic))
+        publisher.start()
+        wait_until(lambda: ReceivedEvent.objects.count() >= 1_500, timeout=90)
+        os.killpg(victim.pid, signal.SIGKILL)
+        victim.wait(10)
+        killed_at = ReceivedEvent.objects.count()
+        publisher.join(120)
+        try:
+            wait_until(lambda: ReceivedEvent.objects.count() == traffic.valid_events, timeout=180)
+        except AssertionError:
+            raise AssertionError(
+                f"{ReceivedEvent.objects.count()} of {traffic.valid_events} events applied, "
+                f"{bus.ready_messages()} messages ready, survivor running: {survivor.poll() is None}"
+            ) from None
+        wait_until(lambda: bus.ready_messages() == 0, timeout=30)
+    finally:
+        for worker in (survivor, victim):
+            if worker.poll() is None:
+                os.killpg(worker.pid, signal.SIGKILL)
+                worker.wait(10)
+    assert killed_at < traffic.valid_events, "the kill did not happen mid-stream"
+    assert_applied_exactly_once(traffic)
+    assert deadlocks() == deadlocks_before
