@@ -275,6 +275,7 @@ def gunicorn_env(db_url: str, port: int) -> dict[str, str]:
         "DATABASE_URL": db_url,
         "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL") or "amqp://guest@127.0.0.1//",
         "SECURE_SSL_REDIRECT": "false",
+        "AUDIT_DIGEST_MINUTES": "0",  # production needs a signing key only while digests are on
         "GUNICORN_BIND": f"127.0.0.1:{port}",
         "LOG_LEVEL": "ERROR",
         "BENCH_STATIC_ROOT": str(STATIC_ROOT),

@@ -47,8 +47,7 @@ from apps.approvals.services.records import (
     _lock_target,
     _locked,
     _record_on,
-    _refuse,
-    _target_type,
+    _refuse_on,
 )
 from apps.approvals.services.sending import _queue_call
 from apps.audit.services import Actor
@@ -192,14 +191,13 @@ def approve_request(
             notify_managers_on_commit(locked)
     if problem is not None:
         error_class, code, message = problem
-        _refuse(
+        _refuse_on(
+            approval_request,
             error_class,
             message,
             code=code,
             action=action,
             actor=actor,
-            target_type=_target_type(approval_request),
-            target_id=str(approval_request.pk),
             request=request,
             params=params,
         )
@@ -247,14 +245,13 @@ def reject_request(
             )
     if problem is not None:
         error_class, code, message = problem
-        _refuse(
+        _refuse_on(
+            approval_request,
             error_class,
             message,
             code=code,
             action=action,
             actor=actor,
-            target_type=_target_type(approval_request),
-            target_id=str(approval_request.pk),
             request=request,
         )
     return locked
@@ -321,14 +318,13 @@ def recheck_request(
             )
     if problem is not None:
         code, message = problem
-        _refuse(
+        _refuse_on(
+            approval_request,
             RequestChanged,
             message,
             code=code,
             action=action,
             actor=actor,
-            target_type=_target_type(approval_request),
-            target_id=str(approval_request.pk),
             request=request,
         )
     return locked

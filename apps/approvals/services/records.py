@@ -48,6 +48,22 @@ def _refuse(
     raise error_class(message, code=code)
 
 
+def _refuse_on(
+    approval_request: ApprovalRequest,
+    error_class: type[ApprovalError],
+    message: str,
+    **kwargs: Any,
+) -> NoReturn:
+    """``_refuse`` for an action on an existing request (its type and id as the target)."""
+    _refuse(
+        error_class,
+        message,
+        target_type=_target_type(approval_request),
+        target_id=str(approval_request.pk),
+        **kwargs,
+    )
+
+
 def _clean_reason(reason: str) -> str:
     return " ".join((reason or "").split())[:MAX_REASON_LENGTH]
 

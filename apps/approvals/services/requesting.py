@@ -40,7 +40,7 @@ from apps.approvals.services.records import (
     _locked,
     _record_on,
     _refuse,
-    _target_type,
+    _refuse_on,
 )
 from apps.audit.services import Actor, record
 from apps.identity.roles import WRITER_ROLES
@@ -264,14 +264,13 @@ def cancel_request(
             )
     if problem is not None:
         code, message = problem
-        _refuse(
+        _refuse_on(
+            approval_request,
             DecisionNotAllowed,
             message,
             code=code,
             action=action,
             actor=actor,
-            target_type=_target_type(approval_request),
-            target_id=str(approval_request.pk),
             request=request,
         )
     return locked

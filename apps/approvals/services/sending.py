@@ -51,8 +51,7 @@ from apps.approvals.services.records import (
     _decision_field,
     _locked,
     _record_on,
-    _refuse,
-    _target_type,
+    _refuse_on,
 )
 from apps.audit.services import Actor, Outcome
 from apps.identity.roles import Role
@@ -468,14 +467,13 @@ def retry_abandoned_call(
             transaction.on_commit(lambda: send_outbound_call.delay(call.pk))
     if problem is not None:
         code, message = problem
-        _refuse(
+        _refuse_on(
+            approval_request,
             DecisionNotAllowed,
             message,
             code=code,
             action=action,
             actor=actor,
-            target_type=_target_type(approval_request),
-            target_id=str(approval_request.pk),
             request=request,
         )
     return call
