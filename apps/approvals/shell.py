@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -115,11 +115,11 @@ def refund_charts(today: datetime) -> list[str]:
     """One chart per currency, amounts in major units: past days cached, today read live."""
     tz = timezone.get_current_timezone()
     key = f"home:refund-flow:{tz}:{today.date().isoformat()}"
-    flows = cache.get(key)
+    flows = caches["local"].get(key)
     if flows is None:
         since = today - timedelta(days=selectors.CHART_DAYS - 1)
         flows = selectors.refund_flow_by_day(since=since, until=today, tz=tz)
-        cache.set(key, flows, selectors.PAST_DAYS_CACHE_SECONDS)
+        caches["local"].set(key, flows, selectors.PAST_DAYS_CACHE_SECONDS)
     for currency, per_stage in selectors.refund_flow_by_day(since=today, tz=tz).items():
         for stage, per_day in per_stage.items():
             flows.setdefault(currency, {"requested": {}, "approved": {}, "executed": {}})

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from apps.approvals import notifications, selectors, services
+from apps.approvals import selectors, services
+from apps.approvals.services import notifying
 
 
 @shared_task(bind=True, acks_late=True, max_retries=None, ignore_result=True)
@@ -30,7 +31,7 @@ def expire_overdue_requests() -> int:
     return services.expire_overdue_requests()
 
 
-# --- telling managers (apps.approvals.notifications) -----------------------------------------
+# --- telling managers (apps.approvals.services.notifying) -----------------------------------------
 
 NOTIFY_RETRIES = 5
 
@@ -46,17 +47,17 @@ NOTIFY_RETRIES = 5
 )
 def send_waiting_email(self, kind: str, request_id: str, stage: str) -> int:
     """E-mail the managers that a request waits (an unreachable mail server is retried)."""
-    return notifications.send_waiting_email(kind=kind, request_id=request_id, stage=stage)
+    return notifying.send_waiting_email(kind=kind, request_id=request_id, stage=stage)
 
 
 @shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=NOTIFY_RETRIES)
 def send_waiting_webhook(self, kind: str, request_id: str, stage: str) -> bool:
     """Post to APPROVAL_WEBHOOK_URL; retried with backoff, the last failure recorded."""
     try:
-        return notifications.send_waiting_webhook(kind=kind, request_id=request_id, stage=stage)
-    except notifications.WebhookFailed as error:
+        return notifying.send_waiting_webhook(kind=kind, request_id=request_id, stage=stage)
+    except notifying.WebhookFailed as error:
         if self.request.retries >= self.max_retries:
-            notifications.record_webhook_given_up(
+            notifying.record_webhook_given_up(
                 kind=kind, request_id=request_id, stage=stage, error=str(error)
             )
             return False
@@ -66,4 +67,4 @@ def send_waiting_webhook(self, kind: str, request_id: str, stage: str) -> bool:
 @shared_task(ignore_result=True)
 def send_waiting_digest() -> int:
     """Beat, daily at APPROVAL_DIGEST_TIME: what still waits, to every manager."""
-    return notifications.send_waiting_digest()
+    return notifying.send_waiting_digest()

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from django.core.cache import cache
+from django.core.cache import caches
 from django.db.models import Count
 from django.db.models.functions import TruncDate
 from django.http import HttpRequest
@@ -148,13 +148,13 @@ def outcome_chart(today: datetime, first_today: int | None) -> str:
     """Past days from a cache kept an hour (they cannot change); today counted now, by sequence."""
     tz = timezone.get_current_timezone()
     key = f"home:audit-outcomes:{tz}:{today.date().isoformat()}"
-    counts = cache.get(key)
+    counts = caches["local"].get(key)
     if counts is None:
         since = today - timedelta(days=CHART_DAYS - 1)
         counts = _outcomes_by_day(
             AuditEntry.objects.filter(created_at__gte=since, created_at__lt=today), tz
         )
-        cache.set(key, counts, PAST_DAYS_CACHE_SECONDS)
+        caches["local"].set(key, counts, PAST_DAYS_CACHE_SECONDS)
     if first_today is not None:
         counts.update(_outcomes_by_day(AuditEntry.objects.filter(sequence__gte=first_today), tz))
     days = last_days(today.date(), CHART_DAYS)

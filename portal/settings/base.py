@@ -143,7 +143,15 @@ def cache_config(url: str) -> dict:
     raise ImproperlyConfigured(f"CACHE_URL: unknown scheme {scheme!r} (redis, memcached, locmem)")
 
 
-CACHES = {"default": cache_config(CACHE_URL)}
+CACHES = {
+    "default": cache_config(CACHE_URL),
+    # Per-process memos of figures that cannot change (past days of the start page's charts):
+    # reading them must cost no round trip, and each process refilling its own is cheap.
+    "local": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "portal-local",
+    },
+}
 
 # --- Identity -----------------------------------------------------------------
 # Single sign-on only (django-allauth's generic OpenID Connect provider, id

@@ -15,8 +15,9 @@ import pytest
 from django.core import mail
 from django.db import transaction
 
-from apps.approvals import notifications, services
+from apps.approvals import services
 from apps.approvals.models import RefundRequest
+from apps.approvals.services import notifying
 from apps.audit.models import AuditEntry
 from tests.approvals.conftest import approve_now, make_payment, refund_request_by
 from tests.factories import UserFactory
@@ -215,7 +216,7 @@ def test_the_daily_digest_lists_what_still_waits(
 ):
     waiting = [refund_request_by(agent, make_payment(), reason="private") for _ in range(2)]
     mail.outbox.clear()
-    assert notifications.send_waiting_digest() == 2
+    assert notifying.send_waiting_digest() == 2
     assert recipients() == sorted(m.email for m in managers)
     body = mail.outbox[0].body
     assert mail.outbox[0].subject == "2 requests waiting for approval"
@@ -227,7 +228,7 @@ def test_the_daily_digest_lists_what_still_waits(
 
 @pytest.mark.django_db
 def test_no_digest_when_nothing_waits(managers):
-    assert notifications.send_waiting_digest() == 0
+    assert notifying.send_waiting_digest() == 0
     assert mail.outbox == []
 
 

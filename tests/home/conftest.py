@@ -6,7 +6,7 @@ import html
 import re
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import caches
 
 FIGURE = re.compile(
     r'<li class="figure(?: figure--(?P<tone>\w+))?">'
@@ -39,6 +39,6 @@ def figures(section: str) -> dict[str, dict[str, str]]:
 @pytest.fixture(autouse=True)
 def _fresh_chart_cache():
     """Charts are cached a minute; each test starts from its own data."""
-    cache.clear()
+    caches["local"].clear()
     yield
-    cache.clear()
+    caches["local"].clear()

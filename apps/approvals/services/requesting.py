@@ -29,9 +29,9 @@ from apps.approvals.models import (
     RefundRequest,
     RequestStatus,
 )
-from apps.approvals.notifications import notify_managers_on_commit
 from apps.approvals.rules import current_rules
 from apps.approvals.selectors import refundable_now
+from apps.approvals.services.notifying import notify_managers_on_commit
 from apps.approvals.services.records import (
     REFUNDABLE_PAYMENT_STATUSES,
     _action,

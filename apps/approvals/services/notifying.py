@@ -36,7 +36,7 @@ from apps.approvals.models import (
     RefundRequest,
     RequestStatus,
 )
-from apps.audit.services import Actor, Outcome, record
+from apps.audit.services import Actor, Outcome, not_audited, record
 from apps.identity.roles import Role
 from apps.payments.currencies import to_major_units
 
@@ -54,6 +54,9 @@ class WebhookFailed(Exception):
 # --- from the services: one call per state change ------------------------------------------
 
 
+@not_audited(
+    "schedules the notices after commit; each one sent or given up is recorded by its task"
+)
 def notify_managers_on_commit(approval_request: ApprovalRequest) -> None:
     """If the request now waits for a manager, tell them once this transaction commits.
 
@@ -146,7 +149,7 @@ def _still_waiting(approval_request: ApprovalRequest | None, stage: str) -> bool
     return (stage == SECOND_MANAGER) == (approvals > 0)
 
 
-def manager_addresses(*, excluding: ApprovalRequest | None = None) -> list[str]:
+def _manager_addresses(*, excluding: ApprovalRequest | None = None) -> list[str]:
     """Managers who could decide: not the requester, not one who already approved it."""
     managers = (
         get_user_model()
@@ -190,7 +193,7 @@ def send_waiting_email(*, kind: str, request_id: str, stage: str) -> int:
     if not _still_waiting(approval_request, stage):
         return 0
     notice = _notice(approval_request, stage)
-    recipients = manager_addresses(excluding=approval_request)
+    recipients = _manager_addresses(excluding=approval_request)
     if not recipients:
         # Said where an operator looks: a waiting request nobody could be told about.
         _record_sent(
@@ -214,7 +217,7 @@ def send_waiting_email(*, kind: str, request_id: str, stage: str) -> int:
     return len(recipients)
 
 
-def post_webhook(text: str) -> int:
+def _post_webhook(text: str) -> int:
     """POST ``{"text": …}`` (what Slack and Teams incoming webhooks read); raises WebhookFailed."""
     try:
         response = httpx.post(
@@ -234,7 +237,7 @@ def send_waiting_webhook(*, kind: str, request_id: str, stage: str) -> bool:
     approval_request = _load(kind, request_id)
     if not _still_waiting(approval_request, stage):
         return False
-    status = post_webhook(_notice(approval_request, stage).text)
+    status = _post_webhook(_notice(approval_request, stage).text)
     _record_sent(
         channel="webhook",
         kind=kind,
@@ -258,7 +261,7 @@ def record_webhook_given_up(*, kind: str, request_id: str, stage: str, error: st
 # --- the daily digest ------------------------------------------------------------------------
 
 
-def waiting_requests() -> list[ApprovalRequest]:
+def _waiting_requests() -> list[ApprovalRequest]:
     refunds = RefundRequest.objects.filter(status=RequestStatus.REQUESTED).select_related(
         "requested_by"
     )
@@ -270,7 +273,7 @@ def waiting_requests() -> list[ApprovalRequest]:
 
 def send_waiting_digest() -> int:
     """Once a day: every request still waiting, one line each, to every manager (and the webhook)."""
-    waiting = waiting_requests()
+    waiting = _waiting_requests()
     if not waiting:
         return 0
     lines = []
@@ -279,7 +282,7 @@ def send_waiting_digest() -> int:
         lines.append(_notice(item, stage).text)
     subject = f"{len(waiting)} request{'s' if len(waiting) != 1 else ''} waiting for approval"
     body = subject + ":\n\n" + "\n".join(f"- {line}" for line in lines) + "\n"
-    recipients = manager_addresses()
+    recipients = _manager_addresses()
     with transaction.atomic():
         for address in recipients:
             send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [address])
@@ -291,7 +294,7 @@ def send_waiting_digest() -> int:
     if settings.APPROVAL_WEBHOOK_URL:
         # The e-mails are out: a failed post is recorded, not retried (that would mail again).
         try:
-            post_webhook(body)
+            _post_webhook(body)
         except WebhookFailed as error:
             logger.warning("approval digest webhook failed: %s", error)
             _record_sent(
