@@ -80,6 +80,20 @@ def no_role_client(no_role_user) -> Client:
     return _client_for(no_role_user)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_local_memos():
+    """Per-process memos (the start page's past-day chart sums) start empty in every test.
+
+    The live server runs in the test process, so a memo one test warmed would
+    otherwise show its data to the next.
+    """
+    from django.core.cache import caches
+
+    caches["local"].clear()
+    yield
+    caches["local"].clear()
+
+
 # --- The action log is append-only, even for tests ---------------------------------------
 
 

@@ -5,9 +5,6 @@ from __future__ import annotations
 import html
 import re
 
-import pytest
-from django.core.cache import caches
-
 FIGURE = re.compile(
     r'<li class="figure(?: figure--(?P<tone>\w+))?">'
     r'(?:<a class="figure__value" href="(?P<url>[^"]*)">|<span class="figure__value">)'
@@ -34,11 +31,3 @@ def figures(section: str) -> dict[str, dict[str, str]]:
         }
         for m in FIGURE.finditer(section)
     }
-
-
-@pytest.fixture(autouse=True)
-def _fresh_chart_cache():
-    """Charts are cached a minute; each test starts from its own data."""
-    caches["local"].clear()
-    yield
-    caches["local"].clear()
