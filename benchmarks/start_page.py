@@ -20,7 +20,7 @@ import statistics
 import time
 
 from benchmarks.common import manage, recreate_database
-from benchmarks.lists import LOAD_SQL
+from benchmarks.lists_data import LOAD_SQL
 
 EXTRA_SQL = """
 INSERT INTO payments_refund (refund_id, payment_id, amount_cents, currency, status, failure_reason,
@@ -34,7 +34,7 @@ FROM generate_series(1, %(refunds)s) AS i;
 INSERT INTO approvals_refund_request (id, status, reason, requested_by_id, requested_at, expires_at,
     required_approvals, rules_in_force, payload_digest, target_state_digest, checked_at, decided_at,
     submitted_at, completed_at, failure_code, failure_message, payment_id, amount_cents, currency,
-    category, refund_id)
+    category, refund_id, overridden_belief)
 SELECT md5('q' || i)::uuid,
     CASE WHEN i <= %(waiting)s THEN 'requested' ELSE
         (ARRAY['succeeded','succeeded','rejected','failed','cancelled'])[1 + i %% 5] END,
@@ -44,7 +44,7 @@ SELECT md5('q' || i)::uuid,
     now() - ((i * 7 %% 43200) || ' minutes')::interval,
     CASE WHEN i <= %(waiting)s THEN NULL ELSE now() - ((i * 7 %% 43200) || ' minutes')::interval + interval '1 hour' END,
     NULL, NULL, '', '', md5('p' || (i * 13))::uuid, 100 + i %% 20000,
-    (ARRAY['EUR','USD','GBP','JPY','KWD'])[1 + i %% 5], 'duplicate_charge', NULL
+    (ARRAY['EUR','USD','GBP','JPY','KWD'])[1 + i %% 5], 'duplicate_charge', NULL, ''
 FROM generate_series(1, %(requests)s) AS i;
 
 INSERT INTO audit_entry (sequence, created_at, actor_kind, actor_name, actor_user_id, actor_roles,
@@ -91,7 +91,7 @@ def main() -> None:
     import django
 
     django.setup()
-    from django.core.cache import cache
+    from django.core.cache import caches
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
@@ -126,7 +126,7 @@ def main() -> None:
     print(f"\n{'start page /':<40}{'warm ms':>10}{'cold ms':>10}{'queries':>9}")
     for role, client in clients.items():
         warm = median_ms(client, "/", args.runs)
-        cold = median_ms(client, "/", max(args.runs // 3, 5), before=cache.clear)
+        cold = median_ms(client, "/", max(args.runs // 3, 5), before=caches["local"].clear)
         with CaptureQueriesContext(connection) as queries:
             client.get("/")
         print(f"{role:<40}{warm:>10.1f}{cold:>10.1f}{len(queries):>9}", flush=True)

@@ -11,6 +11,7 @@ from django.urls import reverse
 from apps.home import registry
 from apps.home.search import by_id
 from apps.payments.currencies import to_major_units
+from apps.payments.filters import REFERENCE
 from apps.payments.models import Payment, Refund
 
 
@@ -28,7 +29,13 @@ def find_payments(user: Any, text: str, limit: int) -> list[registry.SearchHit]:
     """Every role may open payments: the id (primary-key range for a prefix) or the merchant reference."""
     found = by_id(Payment.objects.all(), text)
     if found is None:
-        found = Payment.objects.filter(merchant_reference=text).order_by("-created_at")
+        # Compared in the C collation, as the reference index is built: any other collation
+        # would read the whole table.
+        found = (
+            Payment.objects.alias(reference=REFERENCE)
+            .filter(reference=text)
+            .order_by("-created_at")
+        )
     return [_payment_hit(payment) for payment in found[:limit]]
 
 
