@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from celery import shared_task
+from celery import Task, shared_task
 
 from apps.approvals import selectors, services
 from apps.approvals.services import notifying
@@ -36,18 +36,13 @@ def expire_overdue_requests() -> int:
 NOTIFY_RETRIES = 5
 
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    ignore_result=True,
-    autoretry_for=(OSError,),
-    retry_backoff=True,
-    retry_backoff_max=300,
-    max_retries=NOTIFY_RETRIES,
-)
+@shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=NOTIFY_RETRIES)
 def send_waiting_email(self, kind: str, request_id: str, stage: str) -> int:
-    """E-mail the managers that a request waits (an unreachable mail server is retried)."""
-    return notifying.send_waiting_email(kind=kind, request_id=request_id, stage=stage)
+    """E-mail the managers that a request waits; an unreachable mail server is retried."""
+    try:
+        return notifying.send_waiting_email(kind=kind, request_id=request_id, stage=stage)
+    except OSError as error:  # smtplib's errors are OSErrors too
+        return _retry_or_give_up(self, "email", kind, request_id, stage, error) or 0
 
 
 @shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=NOTIFY_RETRIES)
@@ -56,12 +51,19 @@ def send_waiting_webhook(self, kind: str, request_id: str, stage: str) -> bool:
     try:
         return notifying.send_waiting_webhook(kind=kind, request_id=request_id, stage=stage)
     except notifying.WebhookFailed as error:
-        if self.request.retries >= self.max_retries:
-            notifying.record_webhook_given_up(
-                kind=kind, request_id=request_id, stage=stage, error=str(error)
-            )
-            return False
-        raise self.retry(countdown=min(2**self.request.retries, 300)) from error
+        return bool(_retry_or_give_up(self, "webhook", kind, request_id, stage, error))
+
+
+def _retry_or_give_up(
+    task: Task, channel: str, kind: str, request_id: str, stage: str, error: Exception
+) -> None:
+    """Retry with backoff (same notice); after the last retry, record that it was given up."""
+    if task.request.retries >= task.max_retries:
+        notifying.record_notice_given_up(
+            channel=channel, kind=kind, request_id=request_id, stage=stage, error=str(error)
+        )
+        return None
+    raise task.retry(countdown=min(2**task.request.retries, 300)) from error
 
 
 @shared_task(ignore_result=True)

@@ -211,6 +211,22 @@ def test_a_webhook_that_never_answers_is_given_up_and_recorded(
 
 
 @pytest.mark.django_db
+def test_a_mail_server_that_never_answers_is_given_up_and_recorded(
+    agent, manager, settings, django_capture_on_commit_callbacks
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 1, 2
+    with django_capture_on_commit_callbacks(execute=True):
+        refund_request = refund_request_by(agent, make_payment())
+    assert refund_request.status == "requested"  # the request itself never waited for the mail
+    entry = AuditEntry.objects.get(
+        action="approvals.notify.email", target_id=str(refund_request.pk)
+    )
+    assert entry.outcome == "failed"
+    assert "refused" in entry.params["error"].lower()
+
+
+@pytest.mark.django_db
 def test_the_daily_digest_lists_what_still_waits(
     agent, managers, django_capture_on_commit_callbacks
 ):

@@ -247,10 +247,12 @@ def send_waiting_webhook(*, kind: str, request_id: str, stage: str) -> bool:
     return True
 
 
-def record_webhook_given_up(*, kind: str, request_id: str, stage: str, error: str) -> None:
-    """After the last retry: the failure is in the action log, where an operator looks."""
+def record_notice_given_up(
+    *, channel: str, kind: str, request_id: str, stage: str, error: str
+) -> None:
+    """After the last retry of a channel: the failure is in the action log, where an operator looks."""
     _record_sent(
-        channel="webhook",
+        channel=channel,
         kind=kind,
         target_id=request_id,
         params={"stage": stage, "error": error[:500]},
