@@ -41,31 +41,27 @@ ENTRIES: tuple[NavEntry, ...] = (
 def entries_for(user, current_path: str) -> list[dict]:
     """Navigation entries this user may open, with ``current`` marking the open page."""
     roles = set(getattr(user, "roles", []) or [])
+    urls = {entry.url_name: _url(entry.url_name) for entry in ENTRIES}
+    # The most specific entry wins (/payments/refunds/ is not the payments list); "/" only itself.
+    open_here = [
+        name
+        for name, url in urls.items()
+        if url != NOT_ROUTED
+        and (current_path == url if url == "/" else current_path.startswith(url))
+    ]
+    current_name = max(open_here, key=lambda name: len(urls[name]), default=None)
     visible = []
     for entry in ENTRIES:
-        if not roles & entry.roles:
+        url = urls[entry.url_name]
+        if not roles & entry.roles or url == NOT_ROUTED:
             continue
-        try:
-            url = reverse(entry.url_name)
-        except NoReverseMatch:
-            continue
-        current = current_path == url if url == "/" else current_path.startswith(url)
-        # /payments/refunds/ is not the payments list: the most specific entry wins.
-        if current and any(
-            other != entry.url_name
-            and _url(other).startswith(url)
-            and current_path.startswith(_url(other))
-            for other in (e.url_name for e in ENTRIES)
-            if _url(other) != url
-        ):
-            current = False
         # A count next to the label (work waiting for this person), contributed by the owning app.
         badge = badge_for(entry.url_name)
         visible.append(
             {
                 "label": entry.label,
                 "url": url,
-                "current": current,
+                "current": entry.url_name == current_name,
                 "section": entry.section,
                 "badge_id": f"nav-badge-{entry.url_name.replace(':', '-')}" if badge else "",
                 "badge": badge(user) if badge else None,
@@ -74,8 +70,11 @@ def entries_for(user, current_path: str) -> list[dict]:
     return visible
 
 
+NOT_ROUTED = "\0"
+
+
 def _url(name: str) -> str:
     try:
         return reverse(name)
     except NoReverseMatch:
-        return "\0"
+        return NOT_ROUTED
