@@ -21,6 +21,16 @@ ACCOUNT_SORTS = {
     "balance_cents": ("balance_cents", False),
 }
 DEFAULT_SORT = "-created_at"
+# What a row of the list shows (the table's columns), read as named tuples, not model instances.
+ACCOUNT_ROW_FIELDS = (
+    "account_id",
+    "owner_name",
+    "owner_email",
+    "status",
+    "balance_cents",
+    "currency",
+    "created_at",
+)
 
 
 @dataclass(frozen=True)
@@ -42,6 +52,7 @@ def account_listing(params, *, page_size: int = 50) -> AccountListing:
         after=params.get("after"),
         before=params.get("before"),
         size=page_size,
+        columns=ACCOUNT_ROW_FIELDS,
     )
     count, exact = page_count(view.queryset, page)
     return AccountListing(

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import django_tables2 as tables
 
-from apps.home.tables import PortalTable, badge, detail_url, id_link
+from apps.accounts.models import AccountStatus
+from apps.home.tables import PortalTable, StatusBadges, detail_url, id_link
 from apps.home.templatetags.portal import money, when
 
-STATUS_BADGES = {"active": "ok", "frozen": "warn", "closed": "neutral"}
+STATUS_BADGES = StatusBadges(
+    {"active": "ok", "frozen": "warn", "closed": "neutral"}, AccountStatus.choices
+)
 
 
 class AccountTable(PortalTable):
@@ -35,7 +38,7 @@ class AccountTable(PortalTable):
         return id_link(detail_url("accounts:detail", value), value)
 
     def render_status(self, value, record):
-        return badge(STATUS_BADGES.get(value, "neutral"), record.get_status_display())
+        return STATUS_BADGES[value]
 
     def render_balance_cents(self, value, record):
         return money(value, record.currency)

@@ -66,10 +66,15 @@ def keyset_page(
     after: str | None = None,
     before: str | None = None,
     size: int = 50,
+    columns: tuple[str, ...] | None = None,
 ) -> KeysetPage:
     """One page ordered by (field, pk); ``after``/``before`` are cursors from a previous page.
 
     ``field`` may be an annotation of the queryset (a text sort in its own collation).
+    With ``columns`` (field names, ``account__owner_name`` for a related one) the rows
+    are named tuples of those columns (plus ``field`` and ``pk``) instead of model
+    instances: a list page builds 51 of them, and model instances with their related
+    rows cost ≈ 5 % of the request (docs/lists.md).
     """
     backwards = bool(before) and not after
     cursor = (
@@ -87,7 +92,10 @@ def keyset_page(
             **{f"{field}__{bound}": value},
         )
     direction = "-" if smaller else ""
-    rows = list(queryset.order_by(f"{direction}{field}", f"{direction}{pk}")[: size + 1])
+    ordered = queryset.order_by(f"{direction}{field}", f"{direction}{pk}")
+    if columns is not None:
+        ordered = ordered.values_list(*dict.fromkeys((*columns, field, pk)), named=True)
+    rows = list(ordered[: size + 1])
     more = len(rows) > size
     rows = rows[:size]
     if backwards:

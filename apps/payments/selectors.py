@@ -29,8 +29,8 @@ REFERENCE_SORTS = {
 }
 
 
-# What a row of the list shows (the table's columns; the CSV export reads its own):
-# loading only these saves about a millisecond of ORM work on a 50-row page.
+# What a row of the list shows (the table's columns; the CSV export reads its own), read as
+# named tuples: only these columns, and no model instances (≈ 1.5 ms less on a 50-row page).
 PAYMENT_ROW_FIELDS = (
     "payment_id",
     "created_at",
@@ -56,13 +56,14 @@ def payment_listing(params, *, page_size: int = 50) -> PaymentListing:
     """The payments matching ``params`` (filters, search, sort, cursor): one page and a bounded count."""
     view = payments_view(params)
     page = keyset_page(
-        view.queryset.select_related("account").only(*PAYMENT_ROW_FIELDS),
+        view.queryset,
         field=view.field,
         descending=view.descending,
         pk="payment_id",
         after=params.get("after"),
         before=params.get("before"),
         size=page_size,
+        columns=PAYMENT_ROW_FIELDS,
     )
     count, exact = page_count(view.queryset, page)
     return PaymentListing(
@@ -109,6 +110,18 @@ REFUND_SORTS = {
 }
 
 
+REFUND_ROW_FIELDS = (
+    "refund_id",
+    "created_at",
+    "payment_id",
+    "amount_cents",
+    "currency",
+    "status",
+    "failure_reason",
+    "reference",
+)
+
+
 @dataclass(frozen=True)
 class RefundListing:
     filters: object
@@ -128,6 +141,7 @@ def refund_listing(params, *, page_size: int = 50) -> RefundListing:
         after=params.get("after"),
         before=params.get("before"),
         size=page_size,
+        columns=REFUND_ROW_FIELDS,
     )
     count, exact = page_count(view.queryset, page)
     return RefundListing(

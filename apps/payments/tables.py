@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import django_tables2 as tables
 
-from apps.home.tables import PortalTable, badge, detail_url, id_link
+from apps.home.tables import PortalTable, StatusBadges, detail_url, id_link
 from apps.home.templatetags.portal import money, when
+from apps.payments.models import PaymentStatus, RefundStatus
 
-STATUS_BADGES = {
-    "settled": "ok",
-    "authorized": "info",
-    "pending": "neutral",
-    "failed": "bad",
-    "refunded": "warn",
-    "partially_refunded": "warn",
-}
+STATUS_BADGES = StatusBadges(
+    {
+        "settled": "ok",
+        "authorized": "info",
+        "pending": "neutral",
+        "failed": "bad",
+        "refunded": "warn",
+        "partially_refunded": "warn",
+    },
+    PaymentStatus.choices,
+)
 
 
 class PaymentTable(PortalTable):
@@ -61,10 +65,12 @@ class PaymentTable(PortalTable):
         return money(value, record.currency) if value else "—"
 
     def render_status(self, value, record):
-        return badge(STATUS_BADGES.get(value, "neutral"), record.get_status_display())
+        return STATUS_BADGES[value]
 
 
-REFUND_BADGES = {"pending": "info", "succeeded": "ok", "failed": "bad"}
+REFUND_BADGES = StatusBadges(
+    {"pending": "info", "succeeded": "ok", "failed": "bad"}, RefundStatus.choices
+)
 
 
 class RefundTable(PortalTable):
@@ -102,4 +108,4 @@ class RefundTable(PortalTable):
         return money(value, record.currency)
 
     def render_status(self, value, record):
-        return badge(REFUND_BADGES.get(value, "neutral"), record.get_status_display())
+        return REFUND_BADGES[value]
