@@ -7,8 +7,10 @@ navigation never offers a page that would answer 403.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
-from django.urls import NoReverseMatch, reverse
+from django.conf import settings
+from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 
 from apps.home.registry import badge_for
 from apps.identity.roles import WRITER_ROLES, Role
@@ -74,7 +76,13 @@ NOT_ROUTED = "\0"
 
 
 def _url(name: str) -> str:
+    """The entry's URL, reversed once per URL configuration and script prefix (every page shows them)."""
+    return _reversed(name, get_urlconf() or settings.ROOT_URLCONF, get_script_prefix())
+
+
+@lru_cache(maxsize=256)
+def _reversed(name: str, urlconf: str, script_prefix: str) -> str:
     try:
-        return reverse(name)
+        return reverse(name, urlconf=urlconf)
     except NoReverseMatch:
         return NOT_ROUTED

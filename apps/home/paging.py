@@ -11,6 +11,7 @@ index on deep pages (25 ms → 6 ms measured). Counting is bounded: exact up to
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +19,7 @@ from typing import Any
 
 import psycopg
 from django.conf import settings
+from django.core.cache import caches
 from django.db import OperationalError, connection, transaction
 from django.db.models import Q, QuerySet
 
@@ -128,6 +130,11 @@ def bounded_count(queryset: QuerySet, limit: int = COUNT_LIMIT) -> tuple[int, bo
     return min(counted, limit), counted <= limit
 
 
+# What a memo of a count says (the count itself is never kept: below the limit it is exact).
+_BEYOND_LIMIT = "beyond-limit"
+_TOO_SLOW = "too-slow"
+
+
 def page_count(queryset: QuerySet, page: KeysetPage, limit: int = COUNT_LIMIT) -> tuple[int, bool]:
     """The count a list shows: (count, exact), where inexact means "more than count".
 
@@ -136,25 +143,46 @@ def page_count(queryset: QuerySet, page: KeysetPage, limit: int = COUNT_LIMIT) -
     (``statement_timeout`` for that one statement); a count cut short by the
     timeout says "more than" the rows on the page, so a filter combination no
     index serves never holds the page longer than the timeout.
+
+    Either inexact outcome is remembered by the process for
+    PORTAL_LIST_COUNT_MEMO_SECONDS: "more than 10,000" stays true as rows arrive
+    (the read models never delete), and a combination too slow to count is not
+    tried again on every page. An exact count is never remembered.
     """
     if page.is_first and page.next_cursor is None:
         return len(page.rows), True
+    sql, params = queryset.order_by().values("pk")[: limit + 1].query.sql_with_params()
+    memo_seconds = int(settings.PORTAL_LIST_COUNT_MEMO_SECONDS)
+    key = ""
+    if memo_seconds:
+        key = "list-count:" + hashlib.sha256(f"{limit}|{sql}|{params!r}".encode()).hexdigest()
+        known = caches["local"].get(key)
+        if known == _BEYOND_LIMIT:
+            return limit, False
+        if known == _TOO_SLOW:
+            return len(page.rows), False
     timeout_ms = int(settings.PORTAL_LIST_COUNT_TIMEOUT_MS)
-    if not timeout_ms:
-        return bounded_count(queryset, limit)
     try:
-        return _count_within(queryset, limit, timeout_ms)
+        count, exact = _count_within(sql, params, limit, timeout_ms)
     except OperationalError as error:
         if not isinstance(error.__cause__, psycopg.errors.QueryCanceled):
             raise
+        if key:
+            caches["local"].set(key, _TOO_SLOW, memo_seconds)
         return len(page.rows), False
+    if key and not exact:
+        caches["local"].set(key, _BEYOND_LIMIT, memo_seconds)
+    return count, exact
 
 
-def _count_within(queryset: QuerySet, limit: int, timeout_ms: int) -> tuple[int, bool]:
-    sql, params = queryset.order_by().values("pk")[: limit + 1].query.sql_with_params()
+def _count_within(sql: str, params, limit: int, timeout_ms: int) -> tuple[int, bool]:
+    """Count the rows of ``sql`` (already cut at ``limit + 1``) under ``timeout_ms`` (0: none)."""
     count_sql = f"SELECT COUNT(*) FROM ({sql}) AS bounded"  # noqa: S608 (compiled by Django; values are params)
     with connection.cursor() as cursor:
-        if connection.in_atomic_block or not isinstance(cursor.cursor, psycopg.ClientCursor):
+        if not timeout_ms:
+            cursor.execute(count_sql, params)
+            counted = cursor.fetchone()[0]
+        elif connection.in_atomic_block or not isinstance(cursor.cursor, psycopg.ClientCursor):
             # In the caller's transaction a local setting lasts until its end (releasing a
             # savepoint keeps it): the previous timeout is put back after the count, and a
             # cancelled count rolls back to the savepoint, which restores it too.

@@ -42,9 +42,10 @@ LISTS = {
 def list_workspace(request: HttpRequest, list_name: str, table_class, rows) -> dict:
     """The table with the columns this person shows, their saved views and the chooser's labels."""
     allowed = LISTS[list_name][1]
-    columns = selectors.visible_columns(
+    preferences = selectors.list_preferences(
         owner=request.user, list_name=list_name, allowed=allowed, requested=request.GET.get("cols")
     )
+    columns = preferences.columns
     table = table_class(rows, exclude=[c for c in allowed if c not in columns])
     labels = [(c, table_class.base_columns[c].verbose_name) for c in allowed]
     return {
@@ -52,5 +53,5 @@ def list_workspace(request: HttpRequest, list_name: str, table_class, rows) -> d
         "list_name": list_name,
         "columns": columns,
         "column_labels": labels,
-        "saved_views": selectors.saved_views(owner=request.user, list_name=list_name),
+        "saved_views": preferences.saved_views,
     }

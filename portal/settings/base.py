@@ -103,6 +103,9 @@ CONN_MAX_AGE = env_int("CONN_MAX_AGE", 60)
 # says "more than N" (0: no limit); the intake freshness shown on every page is read at
 # most once per PORTAL_FRESHNESS_CACHE_SECONDS per process (0: on every request).
 PORTAL_LIST_COUNT_TIMEOUT_MS = env_int("PORTAL_LIST_COUNT_TIMEOUT_MS", 20)
+# A count that reached its limit ("more than 10,000") or its timeout is remembered by the
+# process for this long, so the next page of the same filters skips it (0: never remembered).
+PORTAL_LIST_COUNT_MEMO_SECONDS = env_int("PORTAL_LIST_COUNT_MEMO_SECONDS", 30)
 PORTAL_FRESHNESS_CACHE_SECONDS = env_int("PORTAL_FRESHNESS_CACHE_SECONDS", 5)
 
 

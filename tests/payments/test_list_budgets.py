@@ -71,9 +71,9 @@ def cached_freshness(settings):
 # --- queries per page and fragment ------------------------------------------------------
 
 # Pinned as views run (autocommit, hence transaction=True): session, user, the page's rows,
-# the count (its statement_timeout in the same statement), the column choice, and on the full
-# page the saved views. Freshness comes from the few-seconds cache.
-FULL_PAGE = 6
+# the count (its statement_timeout in the same statement), and the person's column choice with
+# their saved views (one statement). Freshness comes from the few-seconds cache.
+FULL_PAGE = 5
 FRAGMENT_ONLY = 5
 AS_IN_PRODUCTION = pytest.mark.django_db(transaction=True)
 
@@ -97,7 +97,10 @@ def test_queries_per_payments_page_and_fragment(
     assert len(full) == FULL_PAGE - (not count_runs), full
     assert len(fragment) == FRAGMENT_ONLY - (not count_runs), fragment
     assert not any("events_" in sql for sql in full + fragment), "freshness is cached"
-    assert not any("workspace_saved_view" in sql for sql in fragment), "not shown in a fragment"
+    workspace = [sql for sql in full if "workspace_" in sql]
+    assert len(workspace) == 1, workspace  # column choice and saved views together
+    assert "workspace_column_choice" in workspace[0]
+    assert "workspace_saved_view" in workspace[0]
 
 
 @AS_IN_PRODUCTION
@@ -108,7 +111,7 @@ def test_the_fragment_runs_no_shell_query_even_uncached(agent_client, many_payme
     fragment = statements(agent_client, "/payments/", FRAGMENT)
     assert sum("events_intake" in sql for sql in full) == 2  # newest change, heartbeat
     assert not any("events_" in sql for sql in fragment)
-    assert len(fragment) == len(full) - 3  # no freshness, no heartbeat, no saved views
+    assert len(fragment) == len(full) - 2  # no freshness, no heartbeat
 
 
 @AS_IN_PRODUCTION
@@ -311,6 +314,36 @@ def test_a_count_cut_short_by_its_timeout_says_more_than_the_page(many_payments,
     with connection.cursor() as cursor:
         cursor.execute("SHOW statement_timeout")
         assert cursor.fetchone()[0] == "0"
+
+
+def test_a_count_past_its_limit_or_its_timeout_is_remembered_an_exact_one_is_not(
+    many_payments, settings
+):
+    """The next page of the same filters skips a count that said "more than": no count query."""
+    settings.PORTAL_LIST_COUNT_TIMEOUT_MS = 250
+    payments = Payment.objects.all()
+    page = _full_first_page(many_payments[:50])
+
+    def counted(queryset, limit):
+        with CaptureQueriesContext(connection) as captured:
+            result = page_count(queryset, page, limit=limit)
+        return result, sum("COUNT(*)" in q["sql"] for q in captured.captured_queries)
+
+    # exact (120 ≤ 200): counted every time, so a new payment shows at once
+    assert counted(payments, 200) == ((120, True), 1)
+    make_payment()
+    assert counted(payments, 200) == ((121, True), 1)
+    # beyond the limit: counted once, then "more than 100" from the memo
+    assert counted(payments, 100) == ((100, False), 1)
+    assert counted(payments, 100) == ((100, False), 0)
+    # other filters are other counts
+    assert counted(payments.filter(status="failed"), 100)[1] == 1
+    # too slow: tried once, then "more than the page" without trying
+    assert counted(_slow(payments), 100) == ((50, False), 1)
+    assert counted(_slow(payments), 100) == ((50, False), 0)
+    # a process told not to remember counts every time
+    settings.PORTAL_LIST_COUNT_MEMO_SECONDS = 0
+    assert counted(payments, 100) == ((100, False), 1)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -92,7 +92,8 @@ def when(moment: datetime | None) -> str:
     local = timezone.localtime(moment)
     utc = moment.astimezone(UTC)
     # Digits, dashes, colons and a "+" only: nothing to escape (format_html cost ~10 % of a list).
+    # isoformat(" ", "seconds") is strftime's "%Y-%m-%d %H:%M:%S" plus the offset, twice as fast.
     return mark_safe(  # noqa: S308
-        f'<time datetime="{moment.isoformat()}" title="{utc:%Y-%m-%d %H:%M:%S} UTC">'
-        f"{local:%Y-%m-%d %H:%M:%S}</time>"
+        f'<time datetime="{moment.isoformat()}" title="{utc.isoformat(" ", "seconds")[:19]} UTC">'
+        f"{local.isoformat(' ', 'seconds')[:19]}</time>"
     )
