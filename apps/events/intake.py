@@ -48,6 +48,7 @@ from django.db import connection as db_connection
 from kombu import Connection, Consumer, Exchange, Queue, binding
 from kombu.message import Message
 
+from apps.events.amqp import transport_for
 from apps.events.schema import fingerprint
 from apps.events.services import (
     IncomingMessage,
@@ -227,7 +228,8 @@ class EventIntake:
         self.paused_since = None
 
     def _consume(self) -> None:
-        with Connection(self.config.broker_url, heartbeat=30) as conn:
+        url = self.config.broker_url
+        with Connection(url, heartbeat=30, transport=transport_for(url)) as conn:
             conn.ensure_connection(max_retries=3)
             channel = conn.channel()
             live, parked = declare_topology(conn, channel, self.config)
