@@ -18,10 +18,12 @@ is one transaction:
 4. read the stored sequences of the batch's subjects and classify each new
    event in arrival order: *applied* if its ``sequence`` is above the
    subject's current one, *stale* otherwise (state never goes backwards);
-5. ``COPY`` the winning state of each subject into a temporary staging table
-   and merge it with one ``INSERT … SELECT … ON CONFLICT … DO UPDATE … WHERE
-   sequence < EXCLUDED.sequence`` per read model; the ledger rows go the same
-   way (``COPY`` + ``INSERT … ON CONFLICT DO NOTHING RETURNING``);
+5. merge the state of each subject's winner with one ``INSERT … SELECT
+   DISTINCT ON … ON CONFLICT … DO UPDATE … WHERE sequence < EXCLUDED.sequence``
+   per read model, and the ledger rows with one ``INSERT … ON CONFLICT DO
+   NOTHING RETURNING``, from temporary staging tables that every event of the
+   batch was ``COPY``-ed into before the locks (so the locked part builds no
+   rows; the stale events' positions are a parameter of the ledger insert);
 6. touch the heartbeat, let the approvals close requests the events settle,
    and add to the counters.
 
@@ -149,9 +151,12 @@ def _merge_sql(kind: str, model: ReadModel) -> str:
     names = [name for name, _ in model.columns] + ["sequence", "synced_at"]
     updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in names if name != model.pk)
     columns = ", ".join(names)
+    # Every event of the batch is staged; per aggregate the highest sequence wins, the first
+    # to arrive among equals — the same event ``_classify`` names the winner.
     return (
         f"INSERT INTO {model.table} ({columns}) "  # noqa: S608 — identifiers are constants above
-        f"SELECT {columns} FROM {_stage_table(kind)} "
+        f"SELECT DISTINCT ON ({model.pk}) {columns} FROM {_stage_table(kind)} "
+        f"ORDER BY {model.pk}, sequence DESC, position "
         f"ON CONFLICT ({model.pk}) DO UPDATE SET {updates} "
         f"WHERE {model.table}.sequence < EXCLUDED.sequence"
     )
@@ -167,26 +172,29 @@ LEDGER_COLUMNS: tuple[tuple[str, str], ...] = (
     ("outcome", "text"),
     ("data", "text"),
 )
-# Types as COPY needs them, per staging table.
+# Types as COPY needs them, per staging table; ``position`` is the event's place in the batch.
 _STAGE_TYPES: dict[str, list[str]] = {
     **{
-        kind: [kind_type for _, kind_type in model.columns] + ["bigint", "timestamptz"]
+        kind: [kind_type for _, kind_type in model.columns] + ["bigint", "timestamptz", "int4"]
         for kind, model in READ_MODELS.items()
     },
-    "ledger": [kind_type for _, kind_type in LEDGER_COLUMNS],
+    "ledger": [kind_type for _, kind_type in LEDGER_COLUMNS] + ["int4"],
 }
 _STAGE_COLUMNS: dict[str, list[str]] = {
     **{
-        kind: [name for name, _ in model.columns] + ["sequence", "synced_at"]
+        kind: [name for name, _ in model.columns] + ["sequence", "synced_at", "position"]
         for kind, model in READ_MODELS.items()
     },
-    "ledger": [name for name, _ in LEDGER_COLUMNS],
+    "ledger": [name for name, _ in LEDGER_COLUMNS] + ["position"],
 }
 _MERGES = {kind: _merge_sql(kind, model) for kind, model in READ_MODELS.items()}
+# Staged before the outcomes are known ("applied", or "ignored" for unknown types); the
+# positions of the stale ones are the statement's first parameter.
 _LEDGER_MERGE = (
     "INSERT INTO events_received_event "  # noqa: S608 — identifiers are constants
     "(source, event_id, type, subject, sequence, occurred_at, outcome, data, received_at) "
-    "SELECT source, event_id, type, subject, sequence, occurred_at, outcome, data::jsonb, %s "
+    "SELECT source, event_id, type, subject, sequence, occurred_at, "
+    "CASE WHEN position = ANY(%b::int4[]) THEN 'stale' ELSE outcome END, data::jsonb, %b "
     f"FROM {_stage_table('ledger')} "
     "ON CONFLICT (source, event_id) DO NOTHING RETURNING source, event_id"
 )
@@ -243,10 +251,13 @@ def apply_event_batch(messages: Sequence[IncomingMessage], *, consumer: str = ""
 
     if events or unknown:
         _create_staging()
+        # Before the locks: the rows go to this connection's private staging tables, so
+        # the time other consumers may wait for these aggregates holds no row building.
+        _stage_batch(events, unknown, now)
     _lock_aggregates(events, unknown)
     outcomes, winners = _classify(events)
     for kind in sorted(winners):
-        _merge_states(kind, winners[kind], now)
+        _merge_states(kind)
 
     inserted = _append_ledger(events, outcomes, unknown, now)
     newest_event_time: dict[str, datetime] = {}
@@ -403,19 +414,35 @@ def _classify(
     return outcomes, winners
 
 
-def _merge_states(kind: str, states: dict[uuid.UUID, Event], now: datetime) -> None:
-    if not states:
-        return
-    names = [name for name, _ in READ_MODELS[kind].columns]
+def _stage_batch(events: list[Event], unknown: list[UnknownEvent], now: datetime) -> None:
+    """Every new event's state and ledger row into the staging tables, with its position."""
+    by_kind: dict[str, list[tuple[int, Event]]] = defaultdict(list)
+    for position, event in enumerate(events):
+        by_kind[event.kind].append((position, event))
+    ledger: list[tuple] = [
+        (e.source, e.id, e.type, e.subject, e.sequence, e.time, "applied", e.data_json.decode(), p)
+        for p, e in enumerate(events)
+    ]
+    ledger += [
+        (u.source, u.id, u.type, None, None, u.time, "ignored", None, len(events) + i)
+        for i, u in enumerate(unknown)
+    ]
     with _bulk_cursor() as cursor:
-        _copy_rows(
-            cursor,
-            kind,
-            (
-                [*(getattr(event.data, name) for name in names), event.sequence, now]
-                for event in states.values()
-            ),
-        )
+        for kind in sorted(by_kind):
+            names = [name for name, _ in READ_MODELS[kind].columns]
+            _copy_rows(
+                cursor,
+                kind,
+                (
+                    [*(getattr(event.data, name) for name in names), event.sequence, now, position]
+                    for position, event in by_kind[kind]
+                ),
+            )
+        _copy_rows(cursor, "ledger", ledger)
+
+
+def _merge_states(kind: str) -> None:
+    with _bulk_cursor() as cursor:
         cursor.execute(_MERGES[kind])
 
 
@@ -427,23 +454,13 @@ def _append_ledger(
 ) -> set[tuple[str, str]]:
     if not events and not unknown:
         return set()
-    rows: list[tuple] = [
-        (
-            e.source,
-            e.id,
-            e.type,
-            e.subject,
-            e.sequence,
-            e.time,
-            outcomes[(e.source, e.id)],
-            e.data_json.decode(),
-        )
-        for e in events
+    stale = [
+        position
+        for position, event in enumerate(events)
+        if outcomes[(event.source, event.id)] == "stale"
     ]
-    rows += [(u.source, u.id, u.type, None, None, u.time, "ignored", None) for u in unknown]
     with _bulk_cursor() as cursor:
-        _copy_rows(cursor, "ledger", rows)
-        cursor.execute(_LEDGER_MERGE, [now])
+        cursor.execute(_LEDGER_MERGE, [stale, now])
         return set(cursor.fetchall())
 
 
