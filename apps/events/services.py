@@ -33,6 +33,7 @@ a database outage at any point loses nothing and applies nothing twice.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import uuid
@@ -254,12 +255,9 @@ def apply_event_batch(messages: Sequence[IncomingMessage], *, consumer: str = ""
         # Before the locks: the rows go to this connection's private staging tables, so
         # the time other consumers may wait for these aggregates holds no row building.
         _stage_batch(events, unknown, now)
-    _lock_aggregates(events, unknown)
-    outcomes, winners = _classify(events)
-    for kind in sorted(winners):
-        _merge_states(kind)
-
-    inserted = _append_ledger(events, outcomes, unknown, now)
+    current = _lock_and_read_sequences(events, unknown)
+    outcomes, winners = _classify(events, current)
+    inserted = _merge_and_append_ledger(sorted(winners), events, outcomes, unknown, now)
     newest_event_time: dict[str, datetime] = {}
     for event in events:
         key = (event.source, event.id)
@@ -278,11 +276,13 @@ def apply_event_batch(messages: Sequence[IncomingMessage], *, consumer: str = ""
         else:
             per_source[item.source].duplicates += 1
 
-    if consumer:
-        _touch_heartbeat(consumer, now, newest_event_time)
     _settle_requests(winners)
-    # Last: the counter rows are the only rows every consumer writes; hold them briefly.
-    _add_to_counters(per_source, newest_event_time, now)
+    # Last, in one round trip: the heartbeat, and the counter rows, the only rows every
+    # consumer writes, so they are held for the shortest time.
+    with _bulk_cursor() as cursor, connection.connection.pipeline():
+        if consumer:
+            _touch_heartbeat(consumer, now, newest_event_time, cursor=cursor)
+        _add_to_counters(per_source, newest_event_time, now, cursor=cursor)
 
     total = BatchResult()
     for result in per_source.values():
@@ -351,11 +351,18 @@ def _lock_key(kind: str, identity: uuid.UUID) -> tuple[int, int]:
     return _LOCK_NAMESPACE[kind], key - (1 << 32) if key >= 1 << 31 else key
 
 
-def _lock_aggregates(events: list[Event], unknown: list[UnknownEvent]) -> None:
-    """Serialise batches per aggregate: advisory locks, all in one statement, in ascending order.
+def _lock_and_read_sequences(
+    events: list[Event], unknown: list[UnknownEvent]
+) -> dict[tuple[str, uuid.UUID], int]:
+    """Lock the batch's aggregates, then read their stored sequences; one round trip.
 
-    Unknown events have no aggregate; their ``(source, id)`` is locked instead,
-    so two consumers never wait on each other's ledger row the other way round.
+    The locks: one advisory lock per aggregate, all in one statement, in
+    ascending order (serialising batches per aggregate without a cycle).
+    Unknown events have no aggregate; their ``(source, id)`` is locked
+    instead, so two consumers never wait on each other's ledger row the other
+    way round. The read is a statement of its own, pipelined behind the
+    locks: its snapshot is taken once they are held, so it sees every batch
+    that held them before (a read inside the locking statement would not).
     """
     keys = {_lock_key(event.kind, event.subject) for event in events}
     keys.update(
@@ -363,43 +370,43 @@ def _lock_aggregates(events: list[Event], unknown: list[UnknownEvent]) -> None:
         for item in unknown
     )
     if not keys:
-        return
+        return {}
     ordered = sorted(keys)
-    with _bulk_cursor() as cursor:
-        cursor.execute(
-            "SELECT count(pg_advisory_xact_lock(namespace, key)) FROM "
-            "(SELECT namespace, key FROM unnest(%b::int4[], %b::int4[]) AS k(namespace, key) "
-            "ORDER BY namespace, key) AS ordered",
-            [[namespace for namespace, _ in ordered], [key for _, key in ordered]],
-        )
-
-
-def _classify(
-    events: list[Event],
-) -> tuple[dict[tuple[str, str], str], dict[str, dict[uuid.UUID, Event]]]:
-    """Applied or stale, as if the events had been applied one by one in arrival order.
-
-    The subjects are locked (``_lock_aggregates``), so the sequences read here
-    stay current until commit.
-    """
     subjects: dict[str, set[uuid.UUID]] = defaultdict(set)
     for event in events:
         subjects[event.kind].add(event.subject)
-    current: dict[tuple[str, uuid.UUID], int] = {}
-    if subjects:
-        kinds = sorted(subjects)
-        query = " UNION ALL ".join(
-            f"SELECT %s::text, {READ_MODELS[kind].pk}, sequence "  # noqa: S608 — constants
-            f"FROM {READ_MODELS[kind].table} WHERE {READ_MODELS[kind].pk} = ANY(%b::uuid[])"
-            for kind in kinds
-        )
-        params: list[Any] = []
-        for kind in kinds:
-            params += [kind, list(subjects[kind])]
-        with _bulk_cursor() as cursor:
-            cursor.execute(query, params)
-            for kind, pk, sequence in cursor.fetchall():
-                current[(kind, pk)] = sequence
+    kinds = sorted(subjects)
+    query = " UNION ALL ".join(
+        f"SELECT %s::text, {READ_MODELS[kind].pk}, sequence "  # noqa: S608 — constants
+        f"FROM {READ_MODELS[kind].table} WHERE {READ_MODELS[kind].pk} = ANY(%b::uuid[])"
+        for kind in kinds
+    )
+    params: list[Any] = []
+    for kind in kinds:
+        params += [kind, list(subjects[kind])]
+    with _bulk_cursor() as lock, _bulk_cursor() as read:
+        with connection.connection.pipeline():
+            lock.execute(
+                "SELECT count(pg_advisory_xact_lock(namespace, key)) FROM "
+                "(SELECT namespace, key FROM unnest(%b::int4[], %b::int4[]) AS k(namespace, key) "
+                "ORDER BY namespace, key) AS ordered",
+                [[namespace for namespace, _ in ordered], [key for _, key in ordered]],
+            )
+            if kinds:
+                read.execute(query, params)
+        if not kinds:
+            return {}
+        return {(kind, pk): sequence for kind, pk, sequence in read.fetchall()}
+
+
+def _classify(
+    events: list[Event], current: dict[tuple[str, uuid.UUID], int]
+) -> tuple[dict[tuple[str, str], str], dict[str, dict[uuid.UUID, Event]]]:
+    """Applied or stale, as if the events had been applied one by one in arrival order.
+
+    ``current`` holds the stored sequences of the locked subjects, which stay
+    current until commit; it is updated as the events are classified.
+    """
     outcomes: dict[tuple[str, str], str] = {}
     winners: dict[str, dict[uuid.UUID, Event]] = defaultdict(dict)
     for event in events:
@@ -441,17 +448,20 @@ def _stage_batch(events: list[Event], unknown: list[UnknownEvent], now: datetime
         _copy_rows(cursor, "ledger", ledger)
 
 
-def _merge_states(kind: str) -> None:
-    with _bulk_cursor() as cursor:
-        cursor.execute(_MERGES[kind])
-
-
-def _append_ledger(
+def _merge_and_append_ledger(
+    kinds: list[str],
     events: list[Event],
     outcomes: dict[tuple[str, str], str],
     unknown: list[UnknownEvent],
     now: datetime,
 ) -> set[tuple[str, str]]:
+    """The read models' merges and the ledger insert, sent together: one round trip.
+
+    Every round trip inside the locked part is also a wait for the GIL when
+    another intake thread of the process is busy, so the statements that
+    need no answer in between go in one pipeline. Returns the ledger rows
+    inserted (the others were already received).
+    """
     if not events and not unknown:
         return set()
     stale = [
@@ -459,18 +469,26 @@ def _append_ledger(
         for position, event in enumerate(events)
         if outcomes[(event.source, event.id)] == "stale"
     ]
-    with _bulk_cursor() as cursor:
-        cursor.execute(_LEDGER_MERGE, [stale, now])
-        return set(cursor.fetchall())
+    raw = connection.connection
+    with _bulk_cursor() as merges, _bulk_cursor() as ledger:
+        with raw.pipeline():
+            for kind in kinds:
+                merges.execute(_MERGES[kind])
+            ledger.execute(_LEDGER_MERGE, [stale, now])
+        return set(ledger.fetchall())
 
 
 def _add_to_counters(
-    per_source: dict[str, BatchResult], newest_event_time: dict[str, datetime], now: datetime
+    per_source: dict[str, BatchResult],
+    newest_event_time: dict[str, datetime],
+    now: datetime,
+    *,
+    cursor: psycopg.Cursor | None = None,
 ) -> None:
     if not per_source:
         return
     sources = sorted(per_source)
-    with _bulk_cursor() as cursor:
+    with contextlib.nullcontext(cursor) if cursor else _bulk_cursor() as cursor:
         cursor.execute(
             "INSERT INTO events_intake_counter AS c "
             "(source, received, applied, duplicates, stale, ignored, dead_letters, "
@@ -503,11 +521,17 @@ def _add_to_counters(
         )
 
 
-def _touch_heartbeat(consumer: str, now: datetime, newest_event_time: dict[str, datetime]) -> None:
+def _touch_heartbeat(
+    consumer: str,
+    now: datetime,
+    newest_event_time: dict[str, datetime],
+    *,
+    cursor: psycopg.Cursor | None = None,
+) -> None:
     lag = None
     if newest_event_time:
         lag = max((now - max(newest_event_time.values())).total_seconds(), 0.0)
-    with connection.cursor() as cursor:
+    with contextlib.nullcontext(cursor) if cursor else _bulk_cursor() as cursor:
         cursor.execute(
             "INSERT INTO events_intake_heartbeat AS h "
             "(consumer, seen_at, last_batch_at, last_batch_lag_seconds) VALUES (%s, %s, %s, %s) "
