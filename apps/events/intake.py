@@ -35,12 +35,15 @@ consumes again by itself when the database answers.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
 import threading
 import time
+import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections
@@ -48,6 +51,7 @@ from django.db import connection as db_connection
 from kombu import Connection, Consumer, Exchange, Queue, binding
 from kombu.message import Message
 
+from apps.events.amqp import transport_for
 from apps.events.schema import fingerprint
 from apps.events.services import (
     IncomingMessage,
@@ -141,6 +145,14 @@ def _incoming(message: Message) -> IncomingMessage:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A message received and not yet acknowledged: what to apply, and its tag for the ack."""
+
+    incoming: IncomingMessage
+    tag: int
+
+
 class DatabaseHoldExpired(Exception):
     """The database stayed unavailable for longer than the hold: give the messages back."""
 
@@ -152,7 +164,8 @@ class EventIntake:
         self.config = config
         self.name = name or self.default_name()
         self._stop = threading.Event()
-        self._buffer: list[Message] = []
+        self._buffer: list[Delivery] = []
+        self._channel: Any = None
         self._first_buffered_at = 0.0
         self._last_heartbeat = 0.0
         self._failures: dict[str, int] = {}
@@ -227,16 +240,29 @@ class EventIntake:
         self.paused_since = None
 
     def _consume(self) -> None:
-        with Connection(self.config.broker_url, heartbeat=30) as conn:
+        url = self.config.broker_url
+        with Connection(url, heartbeat=30, transport=transport_for(url)) as conn:
             conn.ensure_connection(max_retries=3)
-            channel = conn.channel()
+            channel = self._channel = conn.channel()
             live, parked = declare_topology(conn, channel, self.config)
             self._multiple_ack = is_amqp(conn)
             channel.basic_qos(0, self.config.batch_size * 2, False)
-            with (
-                Consumer(channel, queues=[live], on_message=self._on_message, no_ack=False),
-                Consumer(channel, queues=[parked], on_message=self._on_parked, no_ack=False),
-            ):
+            with contextlib.ExitStack() as consumers:
+                consumers.enter_context(
+                    Consumer(channel, queues=[parked], on_message=self._on_parked, no_ack=False)
+                )
+                if self._multiple_ack:
+                    # RabbitMQ: py-amqp's messages as they are (no kombu message objects), and
+                    # whole buffered deliveries as plain calls (apps.events.amqp).
+                    tag = f"portal-intake-{uuid.uuid4().hex}"
+                    live.consume(consumer_tag=tag, callback=self._on_amqp_message, no_ack=False)
+                    fast = getattr(conn.connection, "fast_deliveries", None)
+                    if fast is not None:
+                        fast[tag] = self._on_delivery
+                else:
+                    consumers.enter_context(
+                        Consumer(channel, queues=[live], on_message=self._on_message, no_ack=False)
+                    )
                 logger.info(
                     "event intake consuming %s (batch %d, flush %.2fs)",
                     self.config.queue,
@@ -261,9 +287,36 @@ class EventIntake:
         return max(self.config.flush_seconds - (time.monotonic() - self._first_buffered_at), 0.001)
 
     def _on_message(self, message: Message) -> None:
+        """A kombu message (virtual transports: the demo's SQL broker)."""
         if not self._buffer:
             self._first_buffered_at = time.monotonic()
-        self._buffer.append(message)
+        self._buffer.append(Delivery(_incoming(message), message.delivery_tag))
+
+    def _on_amqp_message(self, message: Any) -> None:
+        """A py-amqp message (RabbitMQ, when its frames were not all buffered at once)."""
+        self._on_delivery(
+            message.delivery_tag,
+            message.delivery_info.get("routing_key") or "",
+            message.properties,
+            message.body,
+        )
+
+    def _on_delivery(
+        self, delivery_tag: int, routing_key: str, properties: dict[str, Any], body: bytes
+    ) -> None:
+        if not self._buffer:
+            self._first_buffered_at = time.monotonic()
+        self._buffer.append(
+            Delivery(
+                IncomingMessage(
+                    body=body if isinstance(body, bytes) else str(body).encode(),
+                    routing_key=routing_key,
+                    content_type=properties.get("content_type") or "",
+                    headers=dict(properties.get("application_headers") or {}),
+                ),
+                delivery_tag,
+            )
+        )
 
     def _flush_due(self) -> bool:
         if not self._buffer:
@@ -278,7 +331,7 @@ class EventIntake:
         delay = 0.5
         while True:
             try:
-                apply_event_batch([_incoming(m) for m in batch], consumer=self.name)
+                apply_event_batch([d.incoming for d in batch], consumer=self.name)
                 break
             except (OperationalError, InterfaceError) as error:
                 # The database is unavailable: hold everything unacknowledged and try again.
@@ -314,16 +367,16 @@ class EventIntake:
         self.holding_since = None
         # Committed: now, and only now, acknowledge.
         if self._multiple_ack:
-            batch[-1].channel.basic_ack(batch[-1].delivery_tag, multiple=True)
+            self._channel.basic_ack(batch[-1].tag, multiple=True)
         else:
-            for message in batch:
-                message.ack()
+            for delivery in batch:
+                self._channel.basic_ack(delivery.tag)
         self._last_heartbeat = time.monotonic()
 
-    def _apply_one_by_one(self, batch: list[Message]) -> None:
+    def _apply_one_by_one(self, batch: list[Delivery]) -> None:
         """Find the message that breaks the handler; retry it a few times, then dead-letter it."""
-        for message in batch:
-            incoming = _incoming(message)
+        for delivery in batch:
+            incoming = delivery.incoming
             try:
                 apply_event_batch([incoming], consumer=self.name)
             except Exception as error:
@@ -333,7 +386,7 @@ class EventIntake:
                 self._failures[key] = attempts
                 if attempts < HANDLER_ATTEMPTS:
                     logger.warning("event handler failed (attempt %d): %s", attempts, error)
-                    message.requeue()
+                    self._channel.basic_reject(delivery.tag, requeue=True)
                     continue
                 self._failures.pop(key, None)
                 keep_dead_letter(
@@ -341,7 +394,7 @@ class EventIntake:
                     reason=f"the portal failed to apply it {attempts} times: "
                     f"{type(error).__name__}: {error}"[:2000],
                 )
-            message.ack()
+            self._channel.basic_ack(delivery.tag)
 
     def _on_parked(self, message: Message) -> None:
         incoming = _incoming(message)

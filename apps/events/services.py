@@ -18,10 +18,12 @@ is one transaction:
 4. read the stored sequences of the batch's subjects and classify each new
    event in arrival order: *applied* if its ``sequence`` is above the
    subject's current one, *stale* otherwise (state never goes backwards);
-5. ``COPY`` the winning state of each subject into a temporary staging table
-   and merge it with one ``INSERT … SELECT … ON CONFLICT … DO UPDATE … WHERE
-   sequence < EXCLUDED.sequence`` per read model; the ledger rows go the same
-   way (``COPY`` + ``INSERT … ON CONFLICT DO NOTHING RETURNING``);
+5. merge the state of each subject's winner with one ``INSERT … SELECT
+   DISTINCT ON … ON CONFLICT … DO UPDATE … WHERE sequence < EXCLUDED.sequence``
+   per read model, and the ledger rows with one ``INSERT … ON CONFLICT DO
+   NOTHING RETURNING``, from temporary staging tables that every event of the
+   batch was ``COPY``-ed into before the locks (so the locked part builds no
+   rows; the stale events' positions are a parameter of the ledger insert);
 6. touch the heartbeat, let the approvals close requests the events settle,
    and add to the counters.
 
@@ -31,12 +33,13 @@ a database outage at any point loses nothing and applies nothing twice.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -45,6 +48,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.audit.services import Actor, not_audited, record
+from apps.events.message_file import LINE_HEADER, BadLine, read_message_lines
 from apps.events.models import DeadLetter, DeadLetterStatus
 from apps.events.schema import (
     AccountData,
@@ -148,9 +152,12 @@ def _merge_sql(kind: str, model: ReadModel) -> str:
     names = [name for name, _ in model.columns] + ["sequence", "synced_at"]
     updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in names if name != model.pk)
     columns = ", ".join(names)
+    # Every event of the batch is staged; per aggregate the highest sequence wins, the first
+    # to arrive among equals — the same event ``_classify`` names the winner.
     return (
         f"INSERT INTO {model.table} ({columns}) "  # noqa: S608 — identifiers are constants above
-        f"SELECT {columns} FROM {_stage_table(kind)} "
+        f"SELECT DISTINCT ON ({model.pk}) {columns} FROM {_stage_table(kind)} "
+        f"ORDER BY {model.pk}, sequence DESC, position "
         f"ON CONFLICT ({model.pk}) DO UPDATE SET {updates} "
         f"WHERE {model.table}.sequence < EXCLUDED.sequence"
     )
@@ -166,26 +173,29 @@ LEDGER_COLUMNS: tuple[tuple[str, str], ...] = (
     ("outcome", "text"),
     ("data", "text"),
 )
-# Types as COPY needs them, per staging table.
+# Types as COPY needs them, per staging table; ``position`` is the event's place in the batch.
 _STAGE_TYPES: dict[str, list[str]] = {
     **{
-        kind: [kind_type for _, kind_type in model.columns] + ["bigint", "timestamptz"]
+        kind: [kind_type for _, kind_type in model.columns] + ["bigint", "timestamptz", "int4"]
         for kind, model in READ_MODELS.items()
     },
-    "ledger": [kind_type for _, kind_type in LEDGER_COLUMNS],
+    "ledger": [kind_type for _, kind_type in LEDGER_COLUMNS] + ["int4"],
 }
 _STAGE_COLUMNS: dict[str, list[str]] = {
     **{
-        kind: [name for name, _ in model.columns] + ["sequence", "synced_at"]
+        kind: [name for name, _ in model.columns] + ["sequence", "synced_at", "position"]
         for kind, model in READ_MODELS.items()
     },
-    "ledger": [name for name, _ in LEDGER_COLUMNS],
+    "ledger": [name for name, _ in LEDGER_COLUMNS] + ["position"],
 }
 _MERGES = {kind: _merge_sql(kind, model) for kind, model in READ_MODELS.items()}
+# Staged before the outcomes are known ("applied", or "ignored" for unknown types); the
+# positions of the stale ones are the statement's first parameter.
 _LEDGER_MERGE = (
     "INSERT INTO events_received_event "  # noqa: S608 — identifiers are constants
     "(source, event_id, type, subject, sequence, occurred_at, outcome, data, received_at) "
-    "SELECT source, event_id, type, subject, sequence, occurred_at, outcome, data::jsonb, %s "
+    "SELECT source, event_id, type, subject, sequence, occurred_at, "
+    "CASE WHEN position = ANY(%b::int4[]) THEN 'stale' ELSE outcome END, data::jsonb, %b "
     f"FROM {_stage_table('ledger')} "
     "ON CONFLICT (source, event_id) DO NOTHING RETURNING source, event_id"
 )
@@ -242,12 +252,12 @@ def apply_event_batch(messages: Sequence[IncomingMessage], *, consumer: str = ""
 
     if events or unknown:
         _create_staging()
-    _lock_aggregates(events, unknown)
-    outcomes, winners = _classify(events)
-    for kind in sorted(winners):
-        _merge_states(kind, winners[kind], now)
-
-    inserted = _append_ledger(events, outcomes, unknown, now)
+        # Before the locks: the rows go to this connection's private staging tables, so
+        # the time other consumers may wait for these aggregates holds no row building.
+        _stage_batch(events, unknown, now)
+    current = _lock_and_read_sequences(events, unknown)
+    outcomes, winners = _classify(events, current)
+    inserted = _merge_and_append_ledger(sorted(winners), events, outcomes, unknown, now)
     newest_event_time: dict[str, datetime] = {}
     for event in events:
         key = (event.source, event.id)
@@ -266,11 +276,13 @@ def apply_event_batch(messages: Sequence[IncomingMessage], *, consumer: str = ""
         else:
             per_source[item.source].duplicates += 1
 
-    if consumer:
-        _touch_heartbeat(consumer, now, newest_event_time)
     _settle_requests(winners)
-    # Last: the counter rows are the only rows every consumer writes; hold them briefly.
-    _add_to_counters(per_source, newest_event_time, now)
+    # Last, in one round trip: the heartbeat, and the counter rows, the only rows every
+    # consumer writes, so they are held for the shortest time.
+    with _bulk_cursor() as cursor, connection.connection.pipeline():
+        if consumer:
+            _touch_heartbeat(consumer, now, newest_event_time, cursor=cursor)
+        _add_to_counters(per_source, newest_event_time, now, cursor=cursor)
 
     total = BatchResult()
     for result in per_source.values():
@@ -339,11 +351,18 @@ def _lock_key(kind: str, identity: uuid.UUID) -> tuple[int, int]:
     return _LOCK_NAMESPACE[kind], key - (1 << 32) if key >= 1 << 31 else key
 
 
-def _lock_aggregates(events: list[Event], unknown: list[UnknownEvent]) -> None:
-    """Serialise batches per aggregate: advisory locks, all in one statement, in ascending order.
+def _lock_and_read_sequences(
+    events: list[Event], unknown: list[UnknownEvent]
+) -> dict[tuple[str, uuid.UUID], int]:
+    """Lock the batch's aggregates, then read their stored sequences; one round trip.
 
-    Unknown events have no aggregate; their ``(source, id)`` is locked instead,
-    so two consumers never wait on each other's ledger row the other way round.
+    The locks: one advisory lock per aggregate, all in one statement, in
+    ascending order (serialising batches per aggregate without a cycle).
+    Unknown events have no aggregate; their ``(source, id)`` is locked
+    instead, so two consumers never wait on each other's ledger row the other
+    way round. The read is a statement of its own, pipelined behind the
+    locks: its snapshot is taken once they are held, so it sees every batch
+    that held them before (a read inside the locking statement would not).
     """
     keys = {_lock_key(event.kind, event.subject) for event in events}
     keys.update(
@@ -351,43 +370,43 @@ def _lock_aggregates(events: list[Event], unknown: list[UnknownEvent]) -> None:
         for item in unknown
     )
     if not keys:
-        return
+        return {}
     ordered = sorted(keys)
-    with _bulk_cursor() as cursor:
-        cursor.execute(
-            "SELECT count(pg_advisory_xact_lock(namespace, key)) FROM "
-            "(SELECT namespace, key FROM unnest(%b::int4[], %b::int4[]) AS k(namespace, key) "
-            "ORDER BY namespace, key) AS ordered",
-            [[namespace for namespace, _ in ordered], [key for _, key in ordered]],
-        )
-
-
-def _classify(
-    events: list[Event],
-) -> tuple[dict[tuple[str, str], str], dict[str, dict[uuid.UUID, Event]]]:
-    """Applied or stale, as if the events had been applied one by one in arrival order.
-
-    The subjects are locked (``_lock_aggregates``), so the sequences read here
-    stay current until commit.
-    """
     subjects: dict[str, set[uuid.UUID]] = defaultdict(set)
     for event in events:
         subjects[event.kind].add(event.subject)
-    current: dict[tuple[str, uuid.UUID], int] = {}
-    if subjects:
-        kinds = sorted(subjects)
-        query = " UNION ALL ".join(
-            f"SELECT %s::text, {READ_MODELS[kind].pk}, sequence "  # noqa: S608 — constants
-            f"FROM {READ_MODELS[kind].table} WHERE {READ_MODELS[kind].pk} = ANY(%b::uuid[])"
-            for kind in kinds
-        )
-        params: list[Any] = []
-        for kind in kinds:
-            params += [kind, list(subjects[kind])]
-        with _bulk_cursor() as cursor:
-            cursor.execute(query, params)
-            for kind, pk, sequence in cursor.fetchall():
-                current[(kind, pk)] = sequence
+    kinds = sorted(subjects)
+    query = " UNION ALL ".join(
+        f"SELECT %s::text, {READ_MODELS[kind].pk}, sequence "  # noqa: S608 — constants
+        f"FROM {READ_MODELS[kind].table} WHERE {READ_MODELS[kind].pk} = ANY(%b::uuid[])"
+        for kind in kinds
+    )
+    params: list[Any] = []
+    for kind in kinds:
+        params += [kind, list(subjects[kind])]
+    with _bulk_cursor() as lock, _bulk_cursor() as read:
+        with connection.connection.pipeline():
+            lock.execute(
+                "SELECT count(pg_advisory_xact_lock(namespace, key)) FROM "
+                "(SELECT namespace, key FROM unnest(%b::int4[], %b::int4[]) AS k(namespace, key) "
+                "ORDER BY namespace, key) AS ordered",
+                [[namespace for namespace, _ in ordered], [key for _, key in ordered]],
+            )
+            if kinds:
+                read.execute(query, params)
+        if not kinds:
+            return {}
+        return {(kind, pk): sequence for kind, pk, sequence in read.fetchall()}
+
+
+def _classify(
+    events: list[Event], current: dict[tuple[str, uuid.UUID], int]
+) -> tuple[dict[tuple[str, str], str], dict[str, dict[uuid.UUID, Event]]]:
+    """Applied or stale, as if the events had been applied one by one in arrival order.
+
+    ``current`` holds the stored sequences of the locked subjects, which stay
+    current until commit; it is updated as the events are classified.
+    """
     outcomes: dict[tuple[str, str], str] = {}
     winners: dict[str, dict[uuid.UUID, Event]] = defaultdict(dict)
     for event in events:
@@ -402,57 +421,74 @@ def _classify(
     return outcomes, winners
 
 
-def _merge_states(kind: str, states: dict[uuid.UUID, Event], now: datetime) -> None:
-    if not states:
-        return
-    names = [name for name, _ in READ_MODELS[kind].columns]
+def _stage_batch(events: list[Event], unknown: list[UnknownEvent], now: datetime) -> None:
+    """Every new event's state and ledger row into the staging tables, with its position."""
+    by_kind: dict[str, list[tuple[int, Event]]] = defaultdict(list)
+    for position, event in enumerate(events):
+        by_kind[event.kind].append((position, event))
+    ledger: list[tuple] = [
+        (e.source, e.id, e.type, e.subject, e.sequence, e.time, "applied", e.data_json.decode(), p)
+        for p, e in enumerate(events)
+    ]
+    ledger += [
+        (u.source, u.id, u.type, None, None, u.time, "ignored", None, len(events) + i)
+        for i, u in enumerate(unknown)
+    ]
     with _bulk_cursor() as cursor:
-        _copy_rows(
-            cursor,
-            kind,
-            (
-                [*(getattr(event.data, name) for name in names), event.sequence, now]
-                for event in states.values()
-            ),
-        )
-        cursor.execute(_MERGES[kind])
+        for kind in sorted(by_kind):
+            names = [name for name, _ in READ_MODELS[kind].columns]
+            _copy_rows(
+                cursor,
+                kind,
+                (
+                    [*(getattr(event.data, name) for name in names), event.sequence, now, position]
+                    for position, event in by_kind[kind]
+                ),
+            )
+        _copy_rows(cursor, "ledger", ledger)
 
 
-def _append_ledger(
+def _merge_and_append_ledger(
+    kinds: list[str],
     events: list[Event],
     outcomes: dict[tuple[str, str], str],
     unknown: list[UnknownEvent],
     now: datetime,
 ) -> set[tuple[str, str]]:
+    """The read models' merges and the ledger insert, sent together: one round trip.
+
+    Every round trip inside the locked part is also a wait for the GIL when
+    another intake thread of the process is busy, so the statements that
+    need no answer in between go in one pipeline. Returns the ledger rows
+    inserted (the others were already received).
+    """
     if not events and not unknown:
         return set()
-    rows: list[tuple] = [
-        (
-            e.source,
-            e.id,
-            e.type,
-            e.subject,
-            e.sequence,
-            e.time,
-            outcomes[(e.source, e.id)],
-            e.data_json.decode(),
-        )
-        for e in events
+    stale = [
+        position
+        for position, event in enumerate(events)
+        if outcomes[(event.source, event.id)] == "stale"
     ]
-    rows += [(u.source, u.id, u.type, None, None, u.time, "ignored", None) for u in unknown]
-    with _bulk_cursor() as cursor:
-        _copy_rows(cursor, "ledger", rows)
-        cursor.execute(_LEDGER_MERGE, [now])
-        return set(cursor.fetchall())
+    raw = connection.connection
+    with _bulk_cursor() as merges, _bulk_cursor() as ledger:
+        with raw.pipeline():
+            for kind in kinds:
+                merges.execute(_MERGES[kind])
+            ledger.execute(_LEDGER_MERGE, [stale, now])
+        return set(ledger.fetchall())
 
 
 def _add_to_counters(
-    per_source: dict[str, BatchResult], newest_event_time: dict[str, datetime], now: datetime
+    per_source: dict[str, BatchResult],
+    newest_event_time: dict[str, datetime],
+    now: datetime,
+    *,
+    cursor: psycopg.Cursor | None = None,
 ) -> None:
     if not per_source:
         return
     sources = sorted(per_source)
-    with _bulk_cursor() as cursor:
+    with contextlib.nullcontext(cursor) if cursor else _bulk_cursor() as cursor:
         cursor.execute(
             "INSERT INTO events_intake_counter AS c "
             "(source, received, applied, duplicates, stale, ignored, dead_letters, "
@@ -485,11 +521,17 @@ def _add_to_counters(
         )
 
 
-def _touch_heartbeat(consumer: str, now: datetime, newest_event_time: dict[str, datetime]) -> None:
+def _touch_heartbeat(
+    consumer: str,
+    now: datetime,
+    newest_event_time: dict[str, datetime],
+    *,
+    cursor: psycopg.Cursor | None = None,
+) -> None:
     lag = None
     if newest_event_time:
         lag = max((now - max(newest_event_time.values())).total_seconds(), 0.0)
-    with connection.cursor() as cursor:
+    with contextlib.nullcontext(cursor) if cursor else _bulk_cursor() as cursor:
         cursor.execute(
             "INSERT INTO events_intake_heartbeat AS h "
             "(consumer, seen_at, last_batch_at, last_batch_lag_seconds) VALUES (%s, %s, %s, %s) "
@@ -611,3 +653,66 @@ def replay_dead_letters(*, ids: Iterable[int] | None, actor: Actor) -> dict[str,
             },
         )
     return {"resolved": resolved, "still_failing": failing}
+
+
+def ingest_message_file(
+    *, lines: Iterable[bytes], name: str, actor: Actor, batch_size: int
+) -> BatchResult:
+    """Apply a JSON Lines file of contract messages (``apps.events.message_file``).
+
+    The intake's own path: every ``batch_size`` lines are one
+    ``apply_event_batch`` transaction, so duplicates, reordering, unknown
+    types and malformed bodies end exactly as they would over RabbitMQ. A
+    line that is not a message object at all becomes a dead letter in the
+    same transaction (the line as its body, the file and line number in its
+    reason). Batches committed before a failure stay; the ledger makes a
+    second run of the same file change nothing (its events count as
+    duplicates). Recorded in the action log.
+    """
+    total = BatchResult()
+    messages: list[IncomingMessage] = []
+    bad: list[BadLine] = []
+    for number, item in read_message_lines(lines):
+        if isinstance(item, BadLine):
+            bad.append(item)
+        else:
+            messages.append(
+                IncomingMessage(
+                    body=item.body.encode(),
+                    routing_key=item.routing_key,
+                    content_type=item.content_type,
+                    headers={**item.headers, LINE_HEADER: number},
+                )
+            )
+        if len(messages) + len(bad) >= batch_size:
+            total.add(_ingest_lines(messages, bad, name=name))
+            messages, bad = [], []
+    if messages or bad:
+        total.add(_ingest_lines(messages, bad, name=name))
+    record(
+        action="events.file.ingest",
+        actor=actor,
+        target_type="event_file",
+        target_id=name[:255],
+        params={"file": name, **asdict(total)},
+    )
+    return total
+
+
+@transaction.atomic
+def _ingest_lines(messages: list[IncomingMessage], bad: list[BadLine], *, name: str) -> BatchResult:
+    result = apply_event_batch(messages) if messages else BatchResult()
+    if not bad:
+        return result
+    now = timezone.now()
+    per_source: dict[str, BatchResult] = defaultdict(BatchResult)
+    for line in bad:
+        message = IncomingMessage(body=line.raw, headers={LINE_HEADER: line.number})
+        _keep_dead_letter(message, f"{name}, line {line.number}: {line.problem}", now)
+        counted = per_source[_source_hint(line.raw)]
+        counted.received += 1
+        counted.dead_letters += 1
+        result.received += 1
+        result.dead_letters += 1
+    _add_to_counters(per_source, {}, now)
+    return result

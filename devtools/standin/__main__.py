@@ -1,4 +1,4 @@
-"""``python -m devtools.standin serve|traffic`` — see docs/standin.md."""
+"""``python -m devtools.standin serve|seed|traffic`` — see docs/standin.md."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from devtools.standin.events import rfc3339
-from devtools.standin.publisher import EventPublisher
+from devtools.standin.publisher import EventFile, EventPublisher
 from devtools.standin.server import start_standin
+from devtools.standin.service import GoServices
 from devtools.standin.traffic import generate_traffic
 
 SAVE_EVERY_SECONDS = 30
@@ -104,6 +105,30 @@ def _seed(services, stop: threading.Event, *, accounts: int, payments: int) -> N
     )
 
 
+def _seed_file(args: argparse.Namespace) -> None:
+    """The seed without a broker: state to ``--state``, its events to ``--events-out``.
+
+    ``serve --state`` then starts from that state and publishes only live
+    traffic; the portal loads the events with ``manage.py events ingest-file``.
+    Like ``serve``, it adds only what the state file lacks.
+    """
+    state = Path(args.state)
+    out = Path(args.events_out)
+    with EventFile(out) as events:
+        services = GoServices(events, seed=args.seed)
+        if state.exists():
+            services.restore(json.loads(state.read_text()))
+        _seed(
+            services,
+            threading.Event(),
+            accounts=max(args.accounts - len(services.accounts), 0),
+            payments=max(args.payments - len(services.payments), 0),
+        )
+    # The events first, then the state: a state file always has its events beside it.
+    _save(services, state)
+    print(f"  wrote {events.count:,} events to {out} and the state to {state}", flush=True)
+
+
 def _days_ago(now: datetime, least: float, most: float) -> str:
     return rfc3339(now - timedelta(days=random.uniform(least, most)))
 
@@ -189,6 +214,20 @@ def main() -> None:
         "every 30 s and at exit); only what the seed still lacks is seeded",
     )
     serve.set_defaults(run=_serve)
+    seed = sub.add_parser(
+        "seed",
+        help="generate the seed's state and write its events to a JSON Lines file (no broker)",
+    )
+    seed.add_argument("--accounts", type=int, default=2000)
+    seed.add_argument("--payments", type=int, default=20000)
+    seed.add_argument("--state", required=True, help="the state file `serve --state` reads")
+    seed.add_argument(
+        "--events-out",
+        required=True,
+        help="JSON Lines file for the seed's events (`manage.py events ingest-file` loads it)",
+    )
+    seed.add_argument("--seed", type=int, default=None)
+    seed.set_defaults(run=_seed_file)
     traffic = sub.add_parser("traffic", help="publish generated traffic once and exit")
     traffic.add_argument("--broker", default=broker)
     traffic.add_argument("--exchange", default=os.environ.get("EVENTS_EXCHANGE", "events"))

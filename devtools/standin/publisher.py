@@ -1,11 +1,24 @@
-"""Publishes events the way a Go producer does: plain AMQP 0-9-1, JSON bodies, no Celery."""
+"""Publishes events the way a Go producer does: plain AMQP 0-9-1, JSON bodies, no Celery.
+
+:class:`EventFile` writes the same messages to a JSON Lines file instead (the
+demo's seed: the portal loads it with ``manage.py events ingest-file``).
+"""
 
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 from typing import Any
 
 from kombu import Connection, Exchange, Producer, Queue
+
+EVENT_CONTENT_TYPE = "application/cloudevents+json"
+
+
+def encode_event(event: dict[str, Any]) -> bytes:
+    """An event's body as a Go producer sends it: compact UTF-8 JSON."""
+    return json.dumps(event, separators=(",", ":")).encode()
 
 
 class EventPublisher:
@@ -51,9 +64,8 @@ class EventPublisher:
                 channel.queue_bind(queue_name, self.exchange.name, routing_key=key)
 
     def publish(self, event: dict[str, Any]) -> None:
-        body = json.dumps(event, separators=(",", ":")).encode()
         self.publish_raw(
-            body, routing_key=event["type"], content_type="application/cloudevents+json"
+            encode_event(event), routing_key=event["type"], content_type=EVENT_CONTENT_TYPE
         )
 
     def publish_raw(
@@ -83,3 +95,56 @@ class EventPublisher:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+class EventFile:
+    """Writes each message it is given to a JSON Lines file instead of a broker.
+
+    One line per message: ``{"routing_key", "content_type", "headers", "body"}``
+    with ``body`` the exact body :class:`EventPublisher` would publish, as a
+    string (docs/events.md, "Loading events from a file"). The file appears
+    under its name only when closed without an error, so a half-written seed
+    is never taken for a whole one.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.count = 0
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._partial = path.with_name(path.name + ".partial")
+        self._file = self._partial.open("w", encoding="utf-8")
+
+    def publish(self, event: dict[str, Any]) -> None:
+        self.publish_raw(
+            encode_event(event), routing_key=event["type"], content_type=EVENT_CONTENT_TYPE
+        )
+
+    def publish_raw(
+        self,
+        body: bytes,
+        *,
+        routing_key: str,
+        content_type: str = "application/json",
+        headers: dict[str, Any] | None = None,
+    ) -> None:
+        line = {
+            "routing_key": routing_key,
+            "content_type": content_type,
+            "headers": headers or {},
+            "body": body.decode(),
+        }
+        self._file.write(json.dumps(line, separators=(",", ":")) + "\n")
+        self.count += 1
+
+    def close(self, *, complete: bool = True) -> None:
+        self._file.close()
+        if complete:
+            self._partial.replace(self.path)
+        else:
+            os.unlink(self._partial)
+
+    def __enter__(self) -> EventFile:
+        return self
+
+    def __exit__(self, exc_type: object, *exc_info: object) -> None:
+        self.close(complete=exc_type is None)
