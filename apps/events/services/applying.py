@@ -1,4 +1,4 @@
-"""The event intake's write paths: apply a batch of messages, keep dead letters, replay them.
+"""The event intake's write path: apply a batch of messages (and keep the malformed ones).
 
 ``apply_event_batch`` is the only code that writes the read models. One call
 is one transaction:
@@ -38,8 +38,8 @@ import json
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -47,9 +47,8 @@ import psycopg
 from django.db import connection, transaction
 from django.utils import timezone
 
-from apps.audit.services import Actor, not_audited, record
-from apps.events.message_file import LINE_HEADER, BadLine, read_message_lines
-from apps.events.models import DeadLetter, DeadLetterStatus
+from apps.audit.services import not_audited
+from apps.events.models import DeadLetterStatus
 from apps.events.schema import (
     AccountData,
     Event,
@@ -58,6 +57,14 @@ from apps.events.schema import (
     UnknownEvent,
     fingerprint,
     parse_event,
+)
+from apps.events.services.staging import (
+    LEDGER_MERGE,
+    MERGES,
+    READ_MODELS,
+    bulk_cursor,
+    copy_rows,
+    create_staging,
 )
 
 logger = logging.getLogger(__name__)
@@ -85,120 +92,6 @@ class BatchResult:
     def add(self, other: BatchResult) -> None:
         for name in ("received", "applied", "duplicates", "stale", "ignored", "dead_letters"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
-
-
-@dataclass(frozen=True)
-class ReadModel:
-    table: str
-    pk: str
-    columns: tuple[tuple[str, str], ...]  # (column, PostgreSQL array type)
-
-
-READ_MODELS: dict[str, ReadModel] = {
-    "account": ReadModel(
-        table="accounts_account",
-        pk="account_id",
-        columns=(
-            ("account_id", "uuid"),
-            ("owner_id", "uuid"),
-            ("owner_name", "text"),
-            ("owner_email", "text"),
-            ("currency", "text"),
-            ("balance_cents", "bigint"),
-            ("status", "text"),
-            ("created_at", "timestamptz"),
-            ("updated_at", "timestamptz"),
-        ),
-    ),
-    "payment": ReadModel(
-        table="payments_payment",
-        pk="payment_id",
-        columns=(
-            ("payment_id", "uuid"),
-            ("account_id", "uuid"),
-            ("amount_cents", "bigint"),
-            ("refunded_cents", "bigint"),
-            ("currency", "text"),
-            ("status", "text"),
-            ("description", "text"),
-            ("merchant_reference", "text"),
-            ("created_at", "timestamptz"),
-            ("updated_at", "timestamptz"),
-        ),
-    ),
-    "refund": ReadModel(
-        table="payments_refund",
-        pk="refund_id",
-        columns=(
-            ("refund_id", "uuid"),
-            ("payment_id", "uuid"),
-            ("amount_cents", "bigint"),
-            ("currency", "text"),
-            ("status", "text"),
-            ("failure_reason", "text"),
-            ("reference", "text"),
-            ("created_at", "timestamptz"),
-            ("updated_at", "timestamptz"),
-        ),
-    ),
-}
-
-
-def _stage_table(name: str) -> str:
-    return f"intake_stage_{name}"
-
-
-def _merge_sql(kind: str, model: ReadModel) -> str:
-    names = [name for name, _ in model.columns] + ["sequence", "synced_at"]
-    updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in names if name != model.pk)
-    columns = ", ".join(names)
-    # Every event of the batch is staged; per aggregate the highest sequence wins, the first
-    # to arrive among equals — the same event ``_classify`` names the winner.
-    return (
-        f"INSERT INTO {model.table} ({columns}) "  # noqa: S608 — identifiers are constants above
-        f"SELECT DISTINCT ON ({model.pk}) {columns} FROM {_stage_table(kind)} "
-        f"ORDER BY {model.pk}, sequence DESC, position "
-        f"ON CONFLICT ({model.pk}) DO UPDATE SET {updates} "
-        f"WHERE {model.table}.sequence < EXCLUDED.sequence"
-    )
-
-
-LEDGER_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("source", "text"),
-    ("event_id", "text"),
-    ("type", "text"),
-    ("subject", "uuid"),
-    ("sequence", "bigint"),
-    ("occurred_at", "timestamptz"),
-    ("outcome", "text"),
-    ("data", "text"),
-)
-# Types as COPY needs them, per staging table; ``position`` is the event's place in the batch.
-_STAGE_TYPES: dict[str, list[str]] = {
-    **{
-        kind: [kind_type for _, kind_type in model.columns] + ["bigint", "timestamptz", "int4"]
-        for kind, model in READ_MODELS.items()
-    },
-    "ledger": [kind_type for _, kind_type in LEDGER_COLUMNS] + ["int4"],
-}
-_STAGE_COLUMNS: dict[str, list[str]] = {
-    **{
-        kind: [name for name, _ in model.columns] + ["sequence", "synced_at", "position"]
-        for kind, model in READ_MODELS.items()
-    },
-    "ledger": [name for name, _ in LEDGER_COLUMNS] + ["position"],
-}
-_MERGES = {kind: _merge_sql(kind, model) for kind, model in READ_MODELS.items()}
-# Staged before the outcomes are known ("applied", or "ignored" for unknown types); the
-# positions of the stale ones are the statement's first parameter.
-_LEDGER_MERGE = (
-    "INSERT INTO events_received_event "  # noqa: S608 — identifiers are constants
-    "(source, event_id, type, subject, sequence, occurred_at, outcome, data, received_at) "
-    "SELECT source, event_id, type, subject, sequence, occurred_at, "
-    "CASE WHEN position = ANY(%b::int4[]) THEN 'stale' ELSE outcome END, data::jsonb, %b "
-    f"FROM {_stage_table('ledger')} "
-    "ON CONFLICT (source, event_id) DO NOTHING RETURNING source, event_id"
-)
 
 
 def _source_hint(body: bytes) -> str:
@@ -251,7 +144,7 @@ def apply_event_batch(messages: Sequence[IncomingMessage], *, consumer: str = ""
             events.append(parsed)
 
     if events or unknown:
-        _create_staging()
+        create_staging()
         # Before the locks: the rows go to this connection's private staging tables, so
         # the time other consumers may wait for these aggregates holds no row building.
         _stage_batch(events, unknown, now)
@@ -279,7 +172,7 @@ def apply_event_batch(messages: Sequence[IncomingMessage], *, consumer: str = ""
     _settle_requests(winners)
     # Last, in one round trip: the heartbeat, and the counter rows, the only rows every
     # consumer writes, so they are held for the shortest time.
-    with _bulk_cursor() as cursor, connection.connection.pipeline():
+    with bulk_cursor() as cursor, connection.connection.pipeline():
         if consumer:
             _touch_heartbeat(consumer, now, newest_event_time, cursor=cursor)
         _add_to_counters(per_source, newest_event_time, now, cursor=cursor)
@@ -288,56 +181,6 @@ def apply_event_batch(messages: Sequence[IncomingMessage], *, consumer: str = ""
     for result in per_source.values():
         total.add(result)
     return total
-
-
-def _bulk_cursor() -> psycopg.Cursor:
-    """A server-side-binding cursor on Django's connection (inside its transaction).
-
-    Django's psycopg backend binds parameters on the client, quoting and
-    escaping every array element in Python; for arrays of hundreds of values
-    that costs more than the statement itself. The bulk statements below send
-    their arrays as binary parameters (``%b``) or rows by binary ``COPY``.
-    """
-    connection.ensure_connection()
-    return psycopg.Cursor(connection.connection)
-
-
-_CREATE_STAGING = "; ".join(
-    [
-        f"CREATE TEMPORARY TABLE IF NOT EXISTS {_stage_table(name)} ("
-        + ", ".join(
-            f"{column} {kind}" for column, kind in zip(columns, _STAGE_TYPES[name], strict=True)
-        )
-        + ") ON COMMIT DELETE ROWS"
-        for name, columns in _STAGE_COLUMNS.items()
-    ]
-    # Safety nets for locks nobody should hold long: a batch waits at most this long for
-    # another batch's aggregates (then it is held and retried), and a session whose process
-    # vanished mid-transaction without PostgreSQL noticing loses its locks after a minute.
-    + ["SET lock_timeout = '30s'", "SET idle_in_transaction_session_timeout = '60s'"]
-)
-
-
-def _create_staging() -> None:
-    """This connection's staging tables (temporary: private, emptied at commit) and lock limits, once.
-
-    Only a commit makes them last: a batch rolled back in the transaction that
-    created them takes them away again, so the mark is set on commit.
-    """
-    raw = connection.connection
-    if getattr(raw, "intake_staging_ready", False):
-        return
-    with _bulk_cursor() as cursor:
-        cursor.execute(_CREATE_STAGING)
-    transaction.on_commit(lambda: setattr(raw, "intake_staging_ready", True))
-
-
-def _copy_rows(cursor: psycopg.Cursor, name: str, rows: Iterable[Sequence[Any]]) -> None:
-    columns = ", ".join(_STAGE_COLUMNS[name])
-    with cursor.copy(f"COPY {_stage_table(name)} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.set_types(_STAGE_TYPES[name])
-        for row in rows:
-            copy.write_row(row)
 
 
 # Advisory locks with two int4 keys live apart from the one-bigint locks other code takes
@@ -384,7 +227,7 @@ def _lock_and_read_sequences(
     params: list[Any] = []
     for kind in kinds:
         params += [kind, list(subjects[kind])]
-    with _bulk_cursor() as lock, _bulk_cursor() as read:
+    with bulk_cursor() as lock, bulk_cursor() as read:
         with connection.connection.pipeline():
             lock.execute(
                 "SELECT count(pg_advisory_xact_lock(namespace, key)) FROM "
@@ -434,10 +277,10 @@ def _stage_batch(events: list[Event], unknown: list[UnknownEvent], now: datetime
         (u.source, u.id, u.type, None, None, u.time, "ignored", None, len(events) + i)
         for i, u in enumerate(unknown)
     ]
-    with _bulk_cursor() as cursor:
+    with bulk_cursor() as cursor:
         for kind in sorted(by_kind):
             names = [name for name, _ in READ_MODELS[kind].columns]
-            _copy_rows(
+            copy_rows(
                 cursor,
                 kind,
                 (
@@ -445,7 +288,7 @@ def _stage_batch(events: list[Event], unknown: list[UnknownEvent], now: datetime
                     for position, event in by_kind[kind]
                 ),
             )
-        _copy_rows(cursor, "ledger", ledger)
+        copy_rows(cursor, "ledger", ledger)
 
 
 def _merge_and_append_ledger(
@@ -470,11 +313,11 @@ def _merge_and_append_ledger(
         if outcomes[(event.source, event.id)] == "stale"
     ]
     raw = connection.connection
-    with _bulk_cursor() as merges, _bulk_cursor() as ledger:
+    with bulk_cursor() as merges, bulk_cursor() as ledger:
         with raw.pipeline():
             for kind in kinds:
-                merges.execute(_MERGES[kind])
-            ledger.execute(_LEDGER_MERGE, [stale, now])
+                merges.execute(MERGES[kind])
+            ledger.execute(LEDGER_MERGE, [stale, now])
         return set(ledger.fetchall())
 
 
@@ -488,7 +331,7 @@ def _add_to_counters(
     if not per_source:
         return
     sources = sorted(per_source)
-    with contextlib.nullcontext(cursor) if cursor else _bulk_cursor() as cursor:
+    with contextlib.nullcontext(cursor) if cursor else bulk_cursor() as cursor:
         cursor.execute(
             "INSERT INTO events_intake_counter AS c "
             "(source, received, applied, duplicates, stale, ignored, dead_letters, "
@@ -531,7 +374,7 @@ def _touch_heartbeat(
     lag = None
     if newest_event_time:
         lag = max((now - max(newest_event_time.values())).total_seconds(), 0.0)
-    with contextlib.nullcontext(cursor) if cursor else _bulk_cursor() as cursor:
+    with contextlib.nullcontext(cursor) if cursor else bulk_cursor() as cursor:
         cursor.execute(
             "INSERT INTO events_intake_heartbeat AS h "
             "(consumer, seen_at, last_batch_at, last_batch_lag_seconds) VALUES (%s, %s, %s, %s) "
@@ -611,108 +454,3 @@ def keep_dead_letter(*, message: IncomingMessage, reason: str) -> None:
         source = _source_hint(message.body)
         result = BatchResult(received=1, dead_letters=1)
         _add_to_counters({source: result}, {}, timezone.now())
-
-
-def replay_dead_letters(*, ids: Iterable[int] | None, actor: Actor) -> dict[str, list[int]]:
-    """Feed dead letters through the normal path again; ``ids=None`` replays every pending one.
-
-    A letter that now applies is marked resolved; one that still fails stays,
-    with its attempts counted and its reason refreshed. The replay is recorded
-    in the action log.
-    """
-    letters = DeadLetter.objects.filter(status=DeadLetterStatus.PENDING).order_by("first_seen")
-    if ids is not None:
-        letters = letters.filter(pk__in=list(ids))
-    resolved: list[int] = []
-    failing: list[int] = []
-    with transaction.atomic():
-        for letter in letters.select_for_update():
-            message = IncomingMessage(
-                body=bytes(letter.body),
-                routing_key=letter.routing_key,
-                content_type=letter.content_type,
-                headers=letter.headers,
-            )
-            result = apply_event_batch([message], consumer="")
-            if result.dead_letters:
-                failing.append(letter.pk)
-            else:
-                DeadLetter.objects.filter(pk=letter.pk).update(
-                    status=DeadLetterStatus.RESOLVED, resolved_at=timezone.now()
-                )
-                resolved.append(letter.pk)
-        record(
-            action="events.dead_letter.replay",
-            actor=actor,
-            target_type="dead_letter",
-            target_id=",".join(str(pk) for pk in [*resolved, *failing])[:255],
-            params={
-                "requested": None if ids is None else sorted(ids),
-                "resolved": resolved,
-                "still_failing": failing,
-            },
-        )
-    return {"resolved": resolved, "still_failing": failing}
-
-
-def ingest_message_file(
-    *, lines: Iterable[bytes], name: str, actor: Actor, batch_size: int
-) -> BatchResult:
-    """Apply a JSON Lines file of contract messages (``apps.events.message_file``).
-
-    The intake's own path: every ``batch_size`` lines are one
-    ``apply_event_batch`` transaction, so duplicates, reordering, unknown
-    types and malformed bodies end exactly as they would over RabbitMQ. A
-    line that is not a message object at all becomes a dead letter in the
-    same transaction (the line as its body, the file and line number in its
-    reason). Batches committed before a failure stay; the ledger makes a
-    second run of the same file change nothing (its events count as
-    duplicates). Recorded in the action log.
-    """
-    total = BatchResult()
-    messages: list[IncomingMessage] = []
-    bad: list[BadLine] = []
-    for number, item in read_message_lines(lines):
-        if isinstance(item, BadLine):
-            bad.append(item)
-        else:
-            messages.append(
-                IncomingMessage(
-                    body=item.body.encode(),
-                    routing_key=item.routing_key,
-                    content_type=item.content_type,
-                    headers={**item.headers, LINE_HEADER: number},
-                )
-            )
-        if len(messages) + len(bad) >= batch_size:
-            total.add(_ingest_lines(messages, bad, name=name))
-            messages, bad = [], []
-    if messages or bad:
-        total.add(_ingest_lines(messages, bad, name=name))
-    record(
-        action="events.file.ingest",
-        actor=actor,
-        target_type="event_file",
-        target_id=name[:255],
-        params={"file": name, **asdict(total)},
-    )
-    return total
-
-
-@transaction.atomic
-def _ingest_lines(messages: list[IncomingMessage], bad: list[BadLine], *, name: str) -> BatchResult:
-    result = apply_event_batch(messages) if messages else BatchResult()
-    if not bad:
-        return result
-    now = timezone.now()
-    per_source: dict[str, BatchResult] = defaultdict(BatchResult)
-    for line in bad:
-        message = IncomingMessage(body=line.raw, headers={LINE_HEADER: line.number})
-        _keep_dead_letter(message, f"{name}, line {line.number}: {line.problem}", now)
-        counted = per_source[_source_hint(line.raw)]
-        counted.received += 1
-        counted.dead_letters += 1
-        result.received += 1
-        result.dead_letters += 1
-    _add_to_counters(per_source, {}, now)
-    return result
