@@ -19,13 +19,8 @@ from django.db import connection
 
 from apps.audit import offline_verify
 from apps.audit.models import AuditDigest, AuditEntry
-from apps.audit.services import (
-    Actor,
-    _entry_hash,
-    record,
-    verify_chain,
-    write_digest,
-)
+from apps.audit.services import Actor, record, verify_chain, write_digest
+from apps.audit.services.recording import _entry_hash
 from apps.audit.tasks import write_audit_digest
 
 pytestmark = pytest.mark.django_db

@@ -45,7 +45,7 @@ def month_of_work(agent, manager, other_manager, settings):
             outcome = rng.choices(
                 [Outcome.SUCCESS, Outcome.REJECTED, Outcome.FAILED], weights=[90, 7, 3]
             )[0]
-            with mock.patch("apps.audit.services.timezone.now") as clock:
+            with mock.patch("apps.audit.services.recording.timezone.now") as clock:
                 clock.return_value = now - timedelta(days=day, minutes=-minute)
                 record(action="refund.request", actor=actor, outcome=outcome)
     for day in range(29, -1, -1):

@@ -62,9 +62,9 @@ from apps.events.services.staging import (
     LEDGER_MERGE,
     MERGES,
     READ_MODELS,
-    bulk_cursor,
-    copy_rows,
-    create_staging,
+    _bulk_cursor,
+    _copy_rows,
+    _create_staging,
 )
 
 logger = logging.getLogger(__name__)
@@ -144,7 +144,7 @@ def apply_event_batch(messages: Sequence[IncomingMessage], *, consumer: str = ""
             events.append(parsed)
 
     if events or unknown:
-        create_staging()
+        _create_staging()
         # Before the locks: the rows go to this connection's private staging tables, so
         # the time other consumers may wait for these aggregates holds no row building.
         _stage_batch(events, unknown, now)
@@ -172,7 +172,7 @@ def apply_event_batch(messages: Sequence[IncomingMessage], *, consumer: str = ""
     _settle_requests(winners)
     # Last, in one round trip: the heartbeat, and the counter rows, the only rows every
     # consumer writes, so they are held for the shortest time.
-    with bulk_cursor() as cursor, connection.connection.pipeline():
+    with _bulk_cursor() as cursor, connection.connection.pipeline():
         if consumer:
             _touch_heartbeat(consumer, now, newest_event_time, cursor=cursor)
         _add_to_counters(per_source, newest_event_time, now, cursor=cursor)
@@ -227,7 +227,7 @@ def _lock_and_read_sequences(
     params: list[Any] = []
     for kind in kinds:
         params += [kind, list(subjects[kind])]
-    with bulk_cursor() as lock, bulk_cursor() as read:
+    with _bulk_cursor() as lock, _bulk_cursor() as read:
         with connection.connection.pipeline():
             lock.execute(
                 "SELECT count(pg_advisory_xact_lock(namespace, key)) FROM "
@@ -277,10 +277,10 @@ def _stage_batch(events: list[Event], unknown: list[UnknownEvent], now: datetime
         (u.source, u.id, u.type, None, None, u.time, "ignored", None, len(events) + i)
         for i, u in enumerate(unknown)
     ]
-    with bulk_cursor() as cursor:
+    with _bulk_cursor() as cursor:
         for kind in sorted(by_kind):
             names = [name for name, _ in READ_MODELS[kind].columns]
-            copy_rows(
+            _copy_rows(
                 cursor,
                 kind,
                 (
@@ -288,7 +288,7 @@ def _stage_batch(events: list[Event], unknown: list[UnknownEvent], now: datetime
                     for position, event in by_kind[kind]
                 ),
             )
-        copy_rows(cursor, "ledger", ledger)
+        _copy_rows(cursor, "ledger", ledger)
 
 
 def _merge_and_append_ledger(
@@ -313,7 +313,7 @@ def _merge_and_append_ledger(
         if outcomes[(event.source, event.id)] == "stale"
     ]
     raw = connection.connection
-    with bulk_cursor() as merges, bulk_cursor() as ledger:
+    with _bulk_cursor() as merges, _bulk_cursor() as ledger:
         with raw.pipeline():
             for kind in kinds:
                 merges.execute(MERGES[kind])
@@ -331,7 +331,7 @@ def _add_to_counters(
     if not per_source:
         return
     sources = sorted(per_source)
-    with contextlib.nullcontext(cursor) if cursor else bulk_cursor() as cursor:
+    with contextlib.nullcontext(cursor) if cursor else _bulk_cursor() as cursor:
         cursor.execute(
             "INSERT INTO events_intake_counter AS c "
             "(source, received, applied, duplicates, stale, ignored, dead_letters, "
@@ -374,7 +374,7 @@ def _touch_heartbeat(
     lag = None
     if newest_event_time:
         lag = max((now - max(newest_event_time.values())).total_seconds(), 0.0)
-    with contextlib.nullcontext(cursor) if cursor else bulk_cursor() as cursor:
+    with contextlib.nullcontext(cursor) if cursor else _bulk_cursor() as cursor:
         cursor.execute(
             "INSERT INTO events_intake_heartbeat AS h "
             "(consumer, seen_at, last_batch_at, last_batch_lag_seconds) VALUES (%s, %s, %s, %s) "

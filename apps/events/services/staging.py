@@ -74,11 +74,11 @@ READ_MODELS: dict[str, ReadModel] = {
 }
 
 
-def stage_table(name: str) -> str:
+def _stage_table(name: str) -> str:
     return f"intake_stage_{name}"
 
 
-def merge_sql(kind: str, model: ReadModel) -> str:
+def _merge_sql(kind: str, model: ReadModel) -> str:
     names = [name for name, _ in model.columns] + ["sequence", "synced_at"]
     updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in names if name != model.pk)
     columns = ", ".join(names)
@@ -86,7 +86,7 @@ def merge_sql(kind: str, model: ReadModel) -> str:
     # to arrive among equals — the same event ``_classify`` names the winner.
     return (
         f"INSERT INTO {model.table} ({columns}) "  # noqa: S608 — identifiers are constants above
-        f"SELECT DISTINCT ON ({model.pk}) {columns} FROM {stage_table(kind)} "
+        f"SELECT DISTINCT ON ({model.pk}) {columns} FROM {_stage_table(kind)} "
         f"ORDER BY {model.pk}, sequence DESC, position "
         f"ON CONFLICT ({model.pk}) DO UPDATE SET {updates} "
         f"WHERE {model.table}.sequence < EXCLUDED.sequence"
@@ -118,7 +118,7 @@ STAGE_COLUMNS: dict[str, list[str]] = {
     },
     "ledger": [name for name, _ in LEDGER_COLUMNS] + ["position"],
 }
-MERGES = {kind: merge_sql(kind, model) for kind, model in READ_MODELS.items()}
+MERGES = {kind: _merge_sql(kind, model) for kind, model in READ_MODELS.items()}
 # Staged before the outcomes are known ("applied", or "ignored" for unknown types); the
 # positions of the stale ones are the statement's first parameter.
 LEDGER_MERGE = (
@@ -126,12 +126,12 @@ LEDGER_MERGE = (
     "(source, event_id, type, subject, sequence, occurred_at, outcome, data, received_at) "
     "SELECT source, event_id, type, subject, sequence, occurred_at, "
     "CASE WHEN position = ANY(%b::int4[]) THEN 'stale' ELSE outcome END, data::jsonb, %b "
-    f"FROM {stage_table('ledger')} "
+    f"FROM {_stage_table('ledger')} "
     "ON CONFLICT (source, event_id) DO NOTHING RETURNING source, event_id"
 )
 
 
-def bulk_cursor() -> psycopg.Cursor:
+def _bulk_cursor() -> psycopg.Cursor:
     """A server-side-binding cursor on Django's connection (inside its transaction).
 
     Django's psycopg backend binds parameters on the client, quoting and
@@ -145,7 +145,7 @@ def bulk_cursor() -> psycopg.Cursor:
 
 CREATE_STAGING = "; ".join(
     [
-        f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage_table(name)} ("
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {_stage_table(name)} ("
         + ", ".join(
             f"{column} {kind}" for column, kind in zip(columns, STAGE_TYPES[name], strict=True)
         )
@@ -159,7 +159,7 @@ CREATE_STAGING = "; ".join(
 )
 
 
-def create_staging() -> None:
+def _create_staging() -> None:
     """This connection's staging tables (temporary: private, emptied at commit) and lock limits, once.
 
     Only a commit makes them last: a batch rolled back in the transaction that
@@ -168,14 +168,14 @@ def create_staging() -> None:
     raw = connection.connection
     if getattr(raw, "intake_staging_ready", False):
         return
-    with bulk_cursor() as cursor:
+    with _bulk_cursor() as cursor:
         cursor.execute(CREATE_STAGING)
     transaction.on_commit(lambda: setattr(raw, "intake_staging_ready", True))
 
 
-def copy_rows(cursor: psycopg.Cursor, name: str, rows: Iterable[Sequence[Any]]) -> None:
+def _copy_rows(cursor: psycopg.Cursor, name: str, rows: Iterable[Sequence[Any]]) -> None:
     columns = ", ".join(STAGE_COLUMNS[name])
-    with cursor.copy(f"COPY {stage_table(name)} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+    with cursor.copy(f"COPY {_stage_table(name)} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
         copy.set_types(STAGE_TYPES[name])
         for row in rows:
             copy.write_row(row)

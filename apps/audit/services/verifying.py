@@ -1,225 +1,44 @@
-"""The one recording API of the action log, and the verification of its chain.
+"""The chain verified, and the signed digests that anchor it outside the database.
 
-Every write path of the portal calls :func:`record` inside the same database
-transaction as the change it records: an action without its entry, or an
-entry without its action, cannot exist. Appends are serialised with a
-transaction-scoped advisory lock, so concurrent writers still produce one
-unbroken, gap-free chain: each entry stores the previous entry's hash and a
-SHA-256 over a canonical serialisation of itself.
+:func:`verify_chain` walks the chain (from a checkpoint, or all of it) and,
+with digests on, compares the entries with the hashes the signed digests
+name; :func:`write_digest` signs what was written since the previous digest
+and keeps it in the database and in ``STORAGES["audit_digests"]``.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import json
 import logging
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, storages
-from django.db import connection, models, transaction
+from django.db import connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
 from apps.audit import offline_verify
 from apps.audit.models import AuditCheckpoint, AuditDigest, AuditEntry
+from apps.audit.services.recording import (
+    GENESIS_HASH,
+    Actor,
+    Outcome,
+    _timestamp,
+    hash_inputs,
+    not_audited,
+    record,
+)
 from apps.audit.signing import (
     DigestsOff,
     configured_public_key,
     configured_signing_key,
     public_key_pem,
 )
-from portal.request_id import current_request_id
 
 logger = logging.getLogger("portal.audit")
-
-GENESIS_HASH = offline_verify.GENESIS_HASH
-# Any fixed 64-bit number; it names "the action log's tail" for pg_advisory_xact_lock.
-CHAIN_LOCK_KEY = 0x5041_5544_4954  # "PAUDIT"
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-class Outcome(models.TextChoices):
-    SUCCESS = "success", "Success"
-    REJECTED = "rejected", "Rejected"
-    FAILED = "failed", "Failed"
-
-
-class ActorKind(models.TextChoices):
-    USER = "user", "Person"
-    SERVICE = "service", "Service"
-    SYSTEM = "system", "System (CLI, worker)"
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who acted: a person (with the roles they held at that moment), a calling service, or the system."""
-
-    kind: str
-    name: str
-    user_id: int | None = None
-    roles: tuple[str, ...] = field(default_factory=tuple)
-
-    @classmethod
-    def for_user(cls, user: Any) -> Actor:
-        return cls(
-            kind=ActorKind.USER,
-            name=user.email or user.get_username(),
-            user_id=user.pk,
-            roles=tuple(sorted(getattr(user, "roles", []) or [])),
-        )
-
-    @classmethod
-    def service(cls, name: str) -> Actor:
-        return cls(kind=ActorKind.SERVICE, name=name)
-
-    @classmethod
-    def system(cls, name: str) -> Actor:
-        return cls(kind=ActorKind.SYSTEM, name=name)
-
-
-def not_audited(reason: str) -> Callable[[F], F]:
-    """Mark a public service function that writes nothing a person did (with the reason why).
-
-    The test ``tests/audit/test_every_write_is_recorded.py`` requires every
-    public function in ``apps/*/services.py`` to call :func:`record` or carry
-    this mark.
-    """
-
-    def mark(function: F) -> F:
-        function.not_audited_reason = reason  # type: ignore[attr-defined]
-        return function
-
-    return mark
-
-
-# --- where the request came from ---------------------------------------------------------
-
-
-def _client_ip(request: HttpRequest) -> str | None:
-    """The client's address: REMOTE_ADDR, or — only when configured — a trusted proxy header.
-
-    ``PORTAL_CLIENT_IP_HEADER`` (e.g. ``X-Forwarded-For``) is read only if set,
-    taking the address ``PORTAL_TRUSTED_PROXY_COUNT`` hops from the right, so
-    a client cannot choose what is recorded by sending the header itself.
-    """
-    header = settings.PORTAL_CLIENT_IP_HEADER
-    candidate = request.META.get("REMOTE_ADDR", "")
-    if header:
-        raw = request.META.get("HTTP_" + header.upper().replace("-", "_"), "")
-        hops = [part.strip() for part in raw.split(",") if part.strip()]
-        position = settings.PORTAL_TRUSTED_PROXY_COUNT
-        if len(hops) >= position > 0:
-            candidate = hops[-position]
-    try:
-        return str(ipaddress.ip_address(candidate))
-    except ValueError:
-        return None
-
-
-# --- the chain ---------------------------------------------------------------------------
-
-
-def _timestamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-@not_audited(reason="reads an entry")
-def hash_inputs(entry: AuditEntry) -> dict[str, Any]:
-    """Everything the entry says, as its hash covers it (and the JSON Lines export carries it)."""
-    return {
-        "sequence": entry.sequence,
-        "created_at": _timestamp(entry.created_at),
-        "actor": [
-            entry.actor_kind,
-            entry.actor_name,
-            entry.actor_user_id,
-            sorted(entry.actor_roles),
-        ],
-        "action": entry.action,
-        "target": [entry.target_type, entry.target_id],
-        "params": entry.params,
-        "reason": entry.reason,
-        "outcome": entry.outcome,
-        "api": [entry.api_status, entry.api_error_code, entry.api_error_message],
-        "origin": [entry.request_id, entry.client_ip, entry.user_agent],
-        "prev_hash": entry.prev_hash,
-    }
-
-
-def _entry_hash(entry: AuditEntry) -> str:
-    """SHA-256 over the canonical serialisation of everything the entry says.
-
-    The serialisation lives in :mod:`apps.audit.offline_verify`, which auditors
-    run on their own machines: one definition for both sides.
-    """
-    return offline_verify.entry_hash(hash_inputs(entry))
-
-
-def _json_safe(value: Any) -> Any:
-    """Params as they will read back from jsonb (so the hash computed now matches later)."""
-    return json.loads(json.dumps(value or {}, default=str))
-
-
-def record(
-    *,
-    action: str,
-    actor: Actor,
-    target_type: str = "",
-    target_id: str = "",
-    outcome: str = Outcome.SUCCESS,
-    params: dict[str, Any] | None = None,
-    reason: str = "",
-    request: HttpRequest | None = None,
-    api_status: int | None = None,
-    api_error_code: str = "",
-    api_error_message: str = "",
-) -> AuditEntry:
-    """Append one entry. ``action`` is a stable dotted name such as ``refund.approve``.
-
-    Runs in the caller's transaction (or its own, when there is none); the
-    chain lock is held until that transaction ends.
-    """
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
-            cursor.execute("SELECT sequence, hash FROM audit_entry ORDER BY sequence DESC LIMIT 1")
-            tail = cursor.fetchone()
-        sequence, prev_hash = (tail[0] + 1, tail[1]) if tail else (1, GENESIS_HASH)
-        entry = AuditEntry(
-            sequence=sequence,
-            created_at=timezone.now(),
-            actor_kind=actor.kind,
-            actor_name=actor.name[:320],
-            actor_user_id=actor.user_id,
-            actor_roles=list(actor.roles),
-            action=action,
-            target_type=target_type[:50],
-            target_id=str(target_id)[:255],
-            params=_json_safe(params),
-            reason=reason or "",
-            outcome=str(outcome),
-            api_status=api_status,
-            api_error_code=api_error_code[:100],
-            api_error_message=api_error_message or "",
-            request_id=(getattr(request, "request_id", None) or current_request_id() or "")[:128],
-            client_ip=_client_ip(request) if request is not None else None,
-            user_agent=(request.META.get("HTTP_USER_AGENT", "") if request is not None else "")[
-                :512
-            ],
-            prev_hash=prev_hash,
-        )
-        entry.hash = _entry_hash(entry)
-        entry.save(force_insert=True)
-    return entry
-
-
-# --- verification ------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -550,115 +369,6 @@ def stored_digests(
 
 
 # Every field of an entry, in the order exports (CSV, the action-log report) write them.
-EXPORT_COLUMNS = (
-    "sequence",
-    "created_at",
-    "actor_kind",
-    "actor_name",
-    "actor_roles",
-    "action",
-    "target_type",
-    "target_id",
-    "outcome",
-    "reason",
-    "params",
-    "api_status",
-    "api_error_code",
-    "api_error_message",
-    "request_id",
-    "client_ip",
-    "user_agent",
-    "prev_hash",
-    "hash",
-)
-
-
-def export_entries_csv(*, user: Any, params: Any, request: HttpRequest | None = None):
-    """Exactly the filtered view of the log as CSV, streamed; the export is itself recorded."""
-    from apps.audit.selectors import filtered_entries
-    from apps.home.csv_export import csv_lines, export_filters
-
-    entries = filtered_entries(user, params)
-    record(
-        action="audit.export",
-        actor=Actor.for_user(user),
-        target_type="action_log",
-        params={"filters": export_filters(params)},
-        request=request,
-    )
-    columns = EXPORT_COLUMNS
-
-    def rows():
-        for e in entries.iterator(chunk_size=2_000):
-            yield [
-                e.sequence,
-                e.created_at.isoformat(),
-                e.actor_kind,
-                e.actor_name,
-                " ".join(e.actor_roles),
-                e.action,
-                e.target_type,
-                e.target_id,
-                e.outcome,
-                e.reason,
-                json.dumps(e.params, sort_keys=True),
-                e.api_status or "",
-                e.api_error_code,
-                e.api_error_message,
-                e.request_id,
-                e.client_ip or "",
-                e.user_agent,
-                e.prev_hash,
-                e.hash,
-            ]
-
-    return csv_lines(columns, rows())
-
-
-def export_entries_jsonl(
-    *,
-    actor: Actor,
-    user: Any | None = None,
-    params: Any = None,
-    request: HttpRequest | None = None,
-) -> Iterator[str]:
-    """The log as JSON Lines with each entry's hash inputs, in chain order; the export is recorded.
-
-    What ``python -m apps.audit.offline_verify`` reads. With ``user``, the
-    entries that person may see through ``params`` (the web view's filters);
-    without, the whole log (``manage.py audit export --jsonl``).
-    """
-    from apps.audit.selectors import filtered_entries
-    from apps.home.csv_export import export_filters
-
-    filters = export_filters(params) if params is not None else {}
-    entries = filtered_entries(user, params) if user is not None else AuditEntry.objects.all()
-    record(
-        action="audit.export",
-        actor=actor,
-        target_type="action_log",
-        params={"filters": filters, "format": "jsonl"},
-        request=request,
-    )
-    public_key = configured_public_key()
-    header = {
-        "format": offline_verify.EXPORT_FORMAT,
-        "exported_at": _timestamp(timezone.now()),
-        "filters": filters,
-        "public_key_fingerprint": (
-            offline_verify.public_key_fingerprint(public_key) if public_key else None
-        ),
-    }
-
-    def lines() -> Iterator[str]:
-        yield json.dumps(header, sort_keys=True) + "\n"
-        for entry in entries.order_by("sequence").iterator(chunk_size=2_000):
-            line = hash_inputs(entry) | {"hash": entry.hash}
-            yield json.dumps(line, sort_keys=True, ensure_ascii=False) + "\n"
-
-    return lines()
-
-
 @dataclass(frozen=True)
 class DigestFile:
     name: str
