@@ -21,7 +21,19 @@ def encode_event(event: dict[str, Any]) -> bytes:
     return json.dumps(event, separators=(",", ":")).encode()
 
 
-class EventPublisher:
+class EventSink:
+    """Where the stand-in's events go: a broker (:class:`EventPublisher`) or a file (:class:`EventFile`).
+
+    Each subclass writes the encoded body with ``publish_raw``.
+    """
+
+    def publish(self, event: dict[str, Any]) -> None:
+        self.publish_raw(
+            encode_event(event), routing_key=event["type"], content_type=EVENT_CONTENT_TYPE
+        )
+
+
+class EventPublisher(EventSink):
     """Publishes to a durable topic exchange with the event type as routing key.
 
     Messages are persistent and (unless ``confirm=False``, for bulk loads)
@@ -63,11 +75,6 @@ class EventPublisher:
             for key in keys:
                 channel.queue_bind(queue_name, self.exchange.name, routing_key=key)
 
-    def publish(self, event: dict[str, Any]) -> None:
-        self.publish_raw(
-            encode_event(event), routing_key=event["type"], content_type=EVENT_CONTENT_TYPE
-        )
-
     def publish_raw(
         self,
         body: bytes,
@@ -97,7 +104,7 @@ class EventPublisher:
         self.close()
 
 
-class EventFile:
+class EventFile(EventSink):
     """Writes each message it is given to a JSON Lines file instead of a broker.
 
     One line per message: ``{"routing_key", "content_type", "headers", "body"}``
@@ -113,11 +120,6 @@ class EventFile:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._partial = path.with_name(path.name + ".partial")
         self._file = self._partial.open("w", encoding="utf-8")
-
-    def publish(self, event: dict[str, Any]) -> None:
-        self.publish_raw(
-            encode_event(event), routing_key=event["type"], content_type=EVENT_CONTENT_TYPE
-        )
 
     def publish_raw(
         self,
