@@ -39,6 +39,7 @@ from apps.audit.services.verifying import (
     verify_chain,
     write_digest,
 )
+from apps.audit.signing import DigestsOff
 
 __all__ = [
     "CHAIN_LOCK_KEY",
@@ -52,6 +53,7 @@ __all__ = [
     "DigestFile",
     "DigestRefused",
     "DigestStoreConflict",
+    "DigestsOff",
     "Outcome",
     "digest_file",
     "digest_files",
