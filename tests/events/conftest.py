@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from kombu import Connection
 
-from apps.events.intake import EventIntake, IntakeConfig
+from apps.events.intake import EventIntake, IntakeConfig, declare_topology
 from devtools.standin.publisher import EventPublisher
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,6 +52,16 @@ class Bus:
         }
         values.update(overrides)
         return IntakeConfig(**values)
+
+    def declare_topology(self) -> None:
+        """Declare the exchange, the queue and its bindings as a worker would, before publishing.
+
+        A worker declares the queue first and binds it after; a message published in
+        between matches no binding and RabbitMQ drops it, so a test that waited only for
+        the queue to exist could lose its first messages (seen: 7 to 50 of 6,000 events).
+        """
+        with Connection(self.broker_url) as conn:
+            declare_topology(conn, conn.default_channel, self.config())
 
     def queue_exists(self) -> bool:
         """Whether the portal's queue is declared yet (a worker declares it as it starts)."""

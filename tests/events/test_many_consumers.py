@@ -65,11 +65,11 @@ def test_sigkill_of_one_of_two_workers_mid_batch_loses_nothing_and_applies_nothi
     log_path = ARTIFACTS / f"two-workers-{uuid.uuid4().hex[:6]}.log"
     # Small batches and a slow flush keep both workers holding unacknowledged batches.
     env = {"EVENTS_BATCH_SIZE": "100", "EVENTS_CONSUMERS": "2"}
+    bus.declare_topology()  # queue and bindings before anything is published
     survivor = start_worker(bus, log_path=log_path, extra_env=env)
     victim = start_worker(bus, log_path=log_path, extra_env=env)
     deadlocks_before = deadlocks()
     try:
-        wait_until(bus.queue_exists, timeout=60)
         publisher = threading.Thread(target=publish, args=(bus, traffic))
         publisher.start()
         wait_until(lambda: ReceivedEvent.objects.count() >= 1_500, timeout=90)

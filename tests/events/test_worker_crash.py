@@ -9,13 +9,17 @@ import uuid
 
 import pytest
 
-from apps.events.models import DeadLetter, ReceivedEvent
+from apps.events.models import DeadLetter, IntakeCounter, ReceivedEvent
 from devtools.standin.traffic import generate_traffic
 from tests.conftest import ARTIFACTS
 from tests.events.conftest import start_worker, wait_until
 from tests.events.ground_truth import assert_applied_exactly_once
 
 pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True)]
+
+
+def received_messages() -> int:
+    return sum(IntakeCounter.objects.values_list("received", flat=True))
 
 
 def _kill(worker) -> None:
@@ -34,10 +38,10 @@ def test_sigkill_mid_stream_loses_nothing_and_applies_nothing_twice(bus, tmp_pat
     )
     log_path = ARTIFACTS / f"crash-test-worker-{uuid.uuid4().hex[:6]}.log"
     ARTIFACTS.mkdir(exist_ok=True)
+    # Queue and bindings exist before anything is published (as compose orders it).
+    bus.declare_topology()
     worker = start_worker(bus, log_path=log_path)
     try:
-        # Let the worker declare the queue before anything is published.
-        wait_until(bus.queue_exists, timeout=60)
 
         def publish_all() -> None:
             for message in traffic.messages:
@@ -55,6 +59,8 @@ def test_sigkill_mid_stream_loses_nothing_and_applies_nothing_twice(bus, tmp_pat
         worker = start_worker(bus, log_path=log_path)
         wait_until(lambda: ReceivedEvent.objects.count() == traffic.valid_events, timeout=90)
         wait_until(lambda: DeadLetter.objects.count() == traffic.malformed, timeout=30)
+        # The last duplicates may still be on their way once every event is in: wait for them.
+        wait_until(lambda: received_messages() >= len(traffic.messages), timeout=30)
     finally:
         if worker.poll() is None:
             _kill(worker)
