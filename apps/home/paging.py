@@ -146,8 +146,9 @@ def page_count(queryset: QuerySet, page: KeysetPage, limit: int = COUNT_LIMIT) -
 
     Either inexact outcome is remembered by the process for
     PORTAL_LIST_COUNT_MEMO_SECONDS: "more than 10,000" stays true as rows arrive
-    (the read models never delete), and a combination too slow to count is not
-    tried again on every page. An exact count is never remembered.
+    (the read models never delete; a status filter whose rows move on may say it
+    for those seconds after it stopped being true), and a combination too slow
+    to count is not tried again on every page. An exact count is never remembered.
     """
     if page.is_first and page.next_cursor is None:
         return len(page.rows), True

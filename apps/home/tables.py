@@ -50,9 +50,8 @@ def id_link(url: str, key: Any) -> SafeString:
     return mark_safe(f'<a class="mono" href="{escape(url)}">{escape(str(key)[:8])}…</a>')  # noqa: S308
 
 
-@lru_cache(maxsize=256)
 def badge(kind: str, label: str) -> SafeString:
-    """A status badge: a handful of distinct ones per list, so each is built once."""
+    """A status badge (the tables build theirs once per value: :class:`StatusBadges`)."""
     return mark_safe(f'<span class="badge badge--{escape(kind)}">{escape(label)}</span>')  # noqa: S308
 
 
