@@ -59,7 +59,8 @@ from apps.events.schema import (
     parse_event,
 )
 from apps.events.services.staging import (
-    LEDGER_MERGE,
+    COUNT_AND_BEAT,
+    LEDGER_APPEND,
     MERGES,
     READ_MODELS,
     _bulk_cursor,
@@ -143,39 +144,19 @@ def apply_event_batch(messages: Sequence[IncomingMessage], *, consumer: str = ""
         else:
             events.append(parsed)
 
+    _create_staging()
     if events or unknown:
-        _create_staging()
         # Before the locks: the rows go to this connection's private staging tables, so
         # the time other consumers may wait for these aggregates holds no row building.
         _stage_batch(events, unknown, now)
-    current = _lock_and_read_sequences(events, unknown)
-    outcomes, winners = _classify(events, current)
-    inserted = _merge_and_append_ledger(sorted(winners), events, outcomes, unknown, now)
-    newest_event_time: dict[str, datetime] = {}
-    for event in events:
-        key = (event.source, event.id)
-        if key not in inserted:  # already in the ledger: a redelivery or a producer retry
-            per_source[event.source].duplicates += 1
-            continue
-        if outcomes[key] == "applied":
-            per_source[event.source].applied += 1
-            newest = newest_event_time.get(event.source)
-            newest_event_time[event.source] = max(newest, event.time) if newest else event.time
-        else:
-            per_source[event.source].stale += 1
-    for item in unknown:
-        if (item.source, item.id) in inserted:
-            per_source[item.source].ignored += 1
-        else:
-            per_source[item.source].duplicates += 1
-
-    _settle_requests(winners)
-    # Last, in one round trip: the heartbeat, and the counter rows, the only rows every
-    # consumer writes, so they are held for the shortest time.
-    with _bulk_cursor() as cursor, connection.connection.pipeline():
-        if consumer:
-            _touch_heartbeat(consumer, now, newest_event_time, cursor=cursor)
-        _add_to_counters(per_source, newest_event_time, now, cursor=cursor)
+    changed = _apply_staged(events, unknown, per_source, consumer, now)
+    winners = _batch_winners(events)
+    _settle_requests(
+        {
+            kind: {subject: event for subject, event in by_subject.items() if subject in changed}
+            for kind, by_subject in winners.items()
+        }
+    )
 
     total = BatchResult()
     for result in per_source.values():
@@ -194,74 +175,85 @@ def _lock_key(kind: str, identity: uuid.UUID) -> tuple[int, int]:
     return _LOCK_NAMESPACE[kind], key - (1 << 32) if key >= 1 << 31 else key
 
 
-def _lock_and_read_sequences(
-    events: list[Event], unknown: list[UnknownEvent]
-) -> dict[tuple[str, uuid.UUID], int]:
-    """Lock the batch's aggregates, then read their stored sequences; one round trip.
+def _aggregate_locks(events: list[Event], unknown: list[UnknownEvent]) -> list[tuple[int, int]]:
+    """The batch's advisory-lock keys, in the one order every consumer takes them.
 
-    The locks: one advisory lock per aggregate, all in one statement, in
-    ascending order (serialising batches per aggregate without a cycle).
-    Unknown events have no aggregate; their ``(source, id)`` is locked
-    instead, so two consumers never wait on each other's ledger row the other
-    way round. The read is a statement of its own, pipelined behind the
-    locks: its snapshot is taken once they are held, so it sees every batch
-    that held them before (a read inside the locking statement would not).
+    One per aggregate; unknown events have no aggregate, so their ``(source,
+    id)`` is locked instead, and two consumers never wait on each other's
+    ledger row the other way round.
     """
     keys = {_lock_key(event.kind, event.subject) for event in events}
     keys.update(
         _lock_key("unknown", uuid.uuid5(uuid.NAMESPACE_URL, f"{item.source}\0{item.id}"))
         for item in unknown
     )
-    if not keys:
-        return {}
-    ordered = sorted(keys)
-    subjects: dict[str, set[uuid.UUID]] = defaultdict(set)
-    for event in events:
-        subjects[event.kind].add(event.subject)
-    kinds = sorted(subjects)
-    query = " UNION ALL ".join(
-        f"SELECT %s::text, {READ_MODELS[kind].pk}, sequence "  # noqa: S608 — constants
-        f"FROM {READ_MODELS[kind].table} WHERE {READ_MODELS[kind].pk} = ANY(%b::uuid[])"
-        for kind in kinds
-    )
-    params: list[Any] = []
-    for kind in kinds:
-        params += [kind, list(subjects[kind])]
-    with _bulk_cursor() as lock, _bulk_cursor() as read:
-        with connection.connection.pipeline():
-            lock.execute(
-                "SELECT count(pg_advisory_xact_lock(namespace, key)) FROM "
-                "(SELECT namespace, key FROM unnest(%b::int4[], %b::int4[]) AS k(namespace, key) "
-                "ORDER BY namespace, key) AS ordered",
-                [[namespace for namespace, _ in ordered], [key for _, key in ordered]],
-            )
-            if kinds:
-                read.execute(query, params)
-        if not kinds:
-            return {}
-        return {(kind, pk): sequence for kind, pk, sequence in read.fetchall()}
+    return sorted(keys)
 
 
-def _classify(
-    events: list[Event], current: dict[tuple[str, uuid.UUID], int]
-) -> tuple[dict[tuple[str, str], str], dict[str, dict[uuid.UUID, Event]]]:
-    """Applied or stale, as if the events had been applied one by one in arrival order.
+def _apply_staged(
+    events: list[Event],
+    unknown: list[UnknownEvent],
+    per_source: dict[str, BatchResult],
+    consumer: str,
+    now: datetime,
+) -> set[uuid.UUID]:
+    """The locked part of a batch, in one round trip; returns the subjects whose state changed.
 
-    ``current`` holds the stored sequences of the locked subjects, which stay
-    current until commit; it is updated as the events are classified.
+    In one pipeline: the aggregate locks (all in one statement, ascending); the
+    ledger append, which decides each event's outcome from the stored
+    sequences (its snapshot is taken once the locks are held, so it sees
+    every batch that held them before); one merge per read model; the
+    counters and the heartbeat. Every round trip inside the locks is also,
+    beside the worker's other intake thread, a wait for the GIL, so nothing
+    waits for an answer in between. Fills ``per_source`` from the counts.
     """
-    outcomes: dict[tuple[str, str], str] = {}
+    kinds = sorted({event.kind for event in events})
+    locks = _aggregate_locks(events, unknown)
+    sources = sorted(per_source)
+    raw = connection.connection
+    with (
+        _bulk_cursor() as statements,
+        _bulk_cursor() as counted,
+        contextlib.ExitStack() as merged,
+    ):
+        merges = {kind: merged.enter_context(_bulk_cursor()) for kind in kinds}
+        with raw.pipeline():
+            if locks:
+                statements.execute(
+                    "SELECT count(pg_advisory_xact_lock(namespace, key)) FROM "
+                    "(SELECT namespace, key FROM unnest(%b::int4[], %b::int4[]) "
+                    "AS k(namespace, key) ORDER BY namespace, key) AS ordered",
+                    [[namespace for namespace, _ in locks], [key for _, key in locks]],
+                )
+                statements.execute(LEDGER_APPEND, {"now": now})
+            for kind, cursor in merges.items():
+                cursor.execute(MERGES[kind])
+            counted.execute(
+                COUNT_AND_BEAT,
+                {
+                    "sources": sources,
+                    "received": [per_source[source].received for source in sources],
+                    "dead_letters": [per_source[source].dead_letters for source in sources],
+                    "consumer": consumer,
+                    "now": now,
+                },
+            )
+        changed = {subject for cursor in merges.values() for (subject,) in cursor.fetchall()}
+        for source, applied, stale, ignored in counted.fetchall():
+            result = per_source[source]
+            result.applied, result.stale, result.ignored = applied, stale, ignored
+            result.duplicates = result.received - result.dead_letters - applied - stale - ignored
+    return changed
+
+
+def _batch_winners(events: list[Event]) -> dict[str, dict[uuid.UUID, Event]]:
+    """Per subject, the event a merge takes: the highest sequence, the first to arrive among equals."""
     winners: dict[str, dict[uuid.UUID, Event]] = defaultdict(dict)
     for event in events:
-        key = (event.kind, event.subject)
-        stored = current.get(key)
-        if stored is None or event.sequence > stored:
-            current[key] = event.sequence
+        current = winners[event.kind].get(event.subject)
+        if current is None or event.sequence > current.sequence:
             winners[event.kind][event.subject] = event
-            outcomes[(event.source, event.id)] = "applied"
-        else:
-            outcomes[(event.source, event.id)] = "stale"
-    return outcomes, winners
+    return winners
 
 
 def _stage_batch(events: list[Event], unknown: list[UnknownEvent], now: datetime) -> None:
@@ -270,11 +262,22 @@ def _stage_batch(events: list[Event], unknown: list[UnknownEvent], now: datetime
     for position, event in enumerate(events):
         by_kind[event.kind].append((position, event))
     ledger: list[tuple] = [
-        (e.source, e.id, e.type, e.subject, e.sequence, e.time, "applied", e.data_json.decode(), p)
+        (
+            e.source,
+            e.id,
+            e.type,
+            e.subject,
+            e.sequence,
+            e.time,
+            "applied",
+            e.data_json.decode(),
+            e.kind,
+            p,
+        )
         for p, e in enumerate(events)
     ]
     ledger += [
-        (u.source, u.id, u.type, None, None, u.time, "ignored", None, len(events) + i)
+        (u.source, u.id, u.type, None, None, u.time, "ignored", None, None, len(events) + i)
         for i, u in enumerate(unknown)
     ]
     with _bulk_cursor() as cursor:
@@ -289,36 +292,6 @@ def _stage_batch(events: list[Event], unknown: list[UnknownEvent], now: datetime
                 ),
             )
         _copy_rows(cursor, "ledger", ledger)
-
-
-def _merge_and_append_ledger(
-    kinds: list[str],
-    events: list[Event],
-    outcomes: dict[tuple[str, str], str],
-    unknown: list[UnknownEvent],
-    now: datetime,
-) -> set[tuple[str, str]]:
-    """The read models' merges and the ledger insert, sent together: one round trip.
-
-    Every round trip inside the locked part is also a wait for the GIL when
-    another intake thread of the process is busy, so the statements that
-    need no answer in between go in one pipeline. Returns the ledger rows
-    inserted (the others were already received).
-    """
-    if not events and not unknown:
-        return set()
-    stale = [
-        position
-        for position, event in enumerate(events)
-        if outcomes[(event.source, event.id)] == "stale"
-    ]
-    raw = connection.connection
-    with _bulk_cursor() as merges, _bulk_cursor() as ledger:
-        with raw.pipeline():
-            for kind in kinds:
-                merges.execute(MERGES[kind])
-            ledger.execute(LEDGER_MERGE, [stale, now])
-        return set(ledger.fetchall())
 
 
 def _add_to_counters(
