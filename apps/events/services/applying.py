@@ -9,23 +9,19 @@ is one transaction:
    in the ledger needs no check up front: its sequence is at or below the
    stored one, so it cannot change state, and the ledger insert (``ON
    CONFLICT DO NOTHING RETURNING``) tells which ones were duplicates;
-3. take one transaction-scoped advisory lock per aggregate of the batch, all
-   in one statement, in ascending key order. Any number of consumers may run
-   batches at once: two batches touching the same aggregate run one after
-   the other, and since every consumer locks in the same order, never in a
-   cycle (no deadlock). Nothing else in the transaction waits on another
-   consumer's row, except the per-source counters, updated last;
-4. read the stored sequences of the batch's subjects and classify each new
-   event in arrival order: *applied* if its ``sequence`` is above the
-   subject's current one, *stale* otherwise (state never goes backwards);
-5. merge the state of each subject's winner with one ``INSERT … SELECT
-   DISTINCT ON … ON CONFLICT … DO UPDATE … WHERE sequence < EXCLUDED.sequence``
-   per read model, and the ledger rows with one ``INSERT … ON CONFLICT DO
-   NOTHING RETURNING``, from temporary staging tables that every event of the
-   batch was ``COPY``-ed into before the locks (so the locked part builds no
-   rows; the stale events' positions are a parameter of the ledger insert);
-6. touch the heartbeat, let the approvals close requests the events settle,
-   and add to the counters.
+3. ``COPY`` every remaining event into temporary staging tables (before the
+   locks, so the locked part builds no rows);
+4. in one pipelined round trip (``_apply_staged``): take one
+   transaction-scoped advisory lock per aggregate, all in one statement, in
+   ascending key order (two batches touching the same aggregate run one
+   after the other, never in a cycle); append the new events to the ledger,
+   each *applied* if its ``sequence`` is above the stored one and every
+   earlier one of the batch for its subject, else *stale* (decided in SQL,
+   as if applied one by one in arrival order); merge each subject's winner
+   with one ``INSERT … SELECT DISTINCT ON … ON CONFLICT … DO UPDATE … WHERE
+   sequence < EXCLUDED.sequence`` per read model; add to the per-source
+   counters (the only rows every consumer writes) and touch the heartbeat;
+5. let the approvals close the requests that the changed subjects settle.
 
 The caller acknowledges the messages only after this returns, so a crash or
 a database outage at any point loses nothing and applies nothing twice.
@@ -135,8 +131,7 @@ def apply_event_batch(messages: Sequence[IncomingMessage], *, consumer: str = ""
             continue
         per_source[parsed.source].received += 1
         key = (parsed.source, parsed.id)
-        if key in seen:
-            per_source[parsed.source].duplicates += 1
+        if key in seen:  # counted as a duplicate with the ledger's (received minus the rest)
             continue
         seen.add(key)
         if isinstance(parsed, UnknownEvent):
