@@ -231,7 +231,7 @@ def run_intake(traffic, *, consumers: int, env: dict[str, str], config) -> Intak
     with Connection(BROKER) as conn:
         declare_topology(conn, conn.default_channel, config)
         conn.default_channel.queue_purge(config.queue)
-    with EventPublisher(BROKER, config.exchange, confirm=False) as publisher:
+    with EventPublisher(BROKER, config.exchange, window=1000) as publisher:
         for message in traffic.messages:
             publisher.publish_raw(
                 message.body, routing_key=message.routing_key, content_type=message.content_type

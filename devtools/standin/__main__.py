@@ -167,7 +167,7 @@ def _traffic(args: argparse.Namespace) -> None:
         seed=args.seed or 0,
     )
     started = time.monotonic()
-    with EventPublisher(args.broker, args.exchange, confirm=not args.no_confirm) as publisher:
+    with EventPublisher(args.broker, args.exchange, window=args.window) as publisher:
         for message in traffic.messages:
             publisher.publish_raw(
                 message.body, routing_key=message.routing_key, content_type=message.content_type
@@ -238,7 +238,10 @@ def main() -> None:
     traffic.add_argument("--malformed", type=float, default=0.0)
     traffic.add_argument("--seed", type=int, default=0)
     traffic.add_argument(
-        "--no-confirm", action="store_true", help="skip publisher confirms (bulk loads)"
+        "--window",
+        type=int,
+        default=1000,
+        help="messages in flight before waiting for the broker's confirms (1: wait for each)",
     )
     traffic.set_defaults(run=_traffic)
     args = parser.parse_args()

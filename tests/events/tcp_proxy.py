@@ -1,4 +1,5 @@
-"""A TCP proxy in front of RabbitMQ that a test can cut: connections dropped, new ones refused."""
+"""A TCP proxy in front of RabbitMQ that a test can cut (connections dropped, new ones refused)
+or make lossy (what clients send is discarded: written, never received)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ class CuttableProxy:
         self.port = self.listener.getsockname()[1]
         self.open = threading.Event()
         self.open.set()
+        self.forwarding = threading.Event()  # cleared: what clients send is discarded
+        self.forwarding.set()
         self.sockets: list[socket.socket] = []
         self.lock = threading.Lock()
         self.connections = 0
@@ -39,14 +42,18 @@ class CuttableProxy:
             with self.lock:
                 self.sockets += [client, upstream]
                 self.connections += 1
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+            for source, sink, gate in (
+                (client, upstream, self.forwarding),
+                (upstream, client, None),
+            ):
+                threading.Thread(target=self._pipe, args=(source, sink, gate), daemon=True).start()
 
     @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    def _pipe(source: socket.socket, sink: socket.socket, gate: threading.Event | None) -> None:
         with contextlib.suppress(OSError):
             while data := source.recv(65536):
-                sink.sendall(data)
+                if gate is None or gate.is_set():
+                    sink.sendall(data)
         for end in (source, sink):
             with contextlib.suppress(OSError):
                 end.shutdown(socket.SHUT_RDWR)
@@ -61,8 +68,13 @@ class CuttableProxy:
                     sock.close()
             self.sockets.clear()
 
+    def discard(self) -> None:
+        """Lose what clients send from now on (the connections stay up) until :meth:`restore`."""
+        self.forwarding.clear()
+
     def restore(self) -> None:
         self.open.set()
+        self.forwarding.set()
 
     def close(self) -> None:
         self.cut()

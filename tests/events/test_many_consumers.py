@@ -58,7 +58,7 @@ def wait_for_every_event(bus, traffic: Traffic, *, timeout: float, note: str = "
 
 
 def publish(bus, traffic: Traffic) -> None:
-    with EventPublisher(bus.broker_url, bus.exchange, confirm=False) as publisher:
+    with EventPublisher(bus.broker_url, bus.exchange, window=1000) as publisher:
         for message in traffic.messages:
             publisher.publish_raw(
                 message.body, routing_key=message.routing_key, content_type=message.content_type
