@@ -64,6 +64,12 @@ logger = logging.getLogger(__name__)
 
 BINDING_KEYS = ("account.*", "payment.*", "refund.*")
 HANDLER_ATTEMPTS = 3
+LOCK_TABLE_FULL = "53200"  # SQLSTATE out_of_memory: PostgreSQL's shared lock table is full
+
+
+def _lock_table_full(error: Exception) -> bool:
+    """PostgreSQL could not take the batch's aggregate locks: too many held at once, server-wide."""
+    return getattr(error.__cause__, "sqlstate", None) == LOCK_TABLE_FULL
 
 
 @dataclass(frozen=True)
@@ -71,7 +77,7 @@ class IntakeConfig:
     broker_url: str
     exchange: str
     queue: str
-    batch_size: int = 500
+    batch_size: int = 1000
     flush_seconds: float = 0.2
     delivery_limit: int = 20
     heartbeat_seconds: float = 5.0
@@ -334,6 +340,20 @@ class EventIntake:
                 apply_event_batch([d.incoming for d in batch], consumer=self.name)
                 break
             except (OperationalError, InterfaceError) as error:
+                if _lock_table_full(error) and len(batch) > 1:
+                    # Not an outage: the batch needs more locks than the server has free now.
+                    # Apply its first half; the rest goes back to the front of the buffer (its
+                    # tags are higher, so the multiple ack of the first half never covers it).
+                    half = len(batch) // 2
+                    logger.warning(
+                        "PostgreSQL's lock table is full (%s); applying the batch of %d in halves. "
+                        "Raise max_locks_per_transaction or lower EVENTS_BATCH_SIZE "
+                        "(docs/events.md, More consumers)",
+                        error,
+                        len(batch),
+                    )
+                    batch, self._buffer = batch[:half], batch[half:] + self._buffer
+                    continue
                 # The database is unavailable: hold everything unacknowledged and try again.
                 db_connection.close()
                 now = time.monotonic()

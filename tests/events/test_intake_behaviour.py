@@ -19,6 +19,7 @@ from apps.events.models import (
     ReceivedEvent,
 )
 from apps.payments.models import Payment, Refund
+from devtools.standin.publisher import EventPublisher
 from tests.events.conftest import RunningIntake, wait_until
 from tests.events.factories import account_event, payment_event, refund_event
 
@@ -374,3 +375,54 @@ def test_an_outage_longer_than_the_hold_gives_the_messages_back_and_resumes_alon
     assert ReceivedEvent.objects.count() == len(payment_ids)
     assert counters()["applied"] == len(payment_ids)
     assert bus.ready_messages() == 0
+
+
+def fill_lock_table(holder: psycopg.Connection, *, leave_free: int) -> int:
+    """Take advisory locks in ``holder``'s transaction until PostgreSQL's lock table is full
+    but for about ``leave_free`` slots (the whole server's table: other sessions feel it)."""
+    taken, chunk = 0, 1_000
+    while chunk >= 1:
+        holder.execute("SAVEPOINT fill")
+        try:
+            holder.execute(
+                "SELECT count(pg_advisory_xact_lock(9, g)) FROM generate_series(%s::int, %s::int) g",
+                [taken, taken + chunk - 1],
+            )
+        except psycopg.errors.OutOfMemory:
+            holder.execute("ROLLBACK TO SAVEPOINT fill")
+            chunk //= 2
+            continue
+        holder.execute("RELEASE SAVEPOINT fill")
+        taken += chunk
+    holder.rollback()
+    keep = taken - leave_free
+    for start in range(0, keep, 1_000):
+        holder.execute(
+            "SELECT count(pg_advisory_xact_lock(9, g)) FROM generate_series(%s::int, %s::int) g",
+            [start, min(start + 1_000, keep) - 1],
+        )
+    return keep
+
+
+def test_a_batch_needing_more_locks_than_the_server_has_free_is_applied_in_parts(
+    bus, transactional_db, caplog
+):
+    """Not an outage: the intake must not hold and pause, but apply the batch in smaller parts."""
+    running = RunningIntake(bus.config(batch_size=1_000, flush_seconds=2.0)).start()
+    wait_until(lambda: IntakeHeartbeat.objects.exists())  # its database connection is open
+    holder = psycopg.connect(**connection.get_connection_params())
+    payment_ids = [str(uuid.uuid4()) for _ in range(1_000)]
+    try:
+        fill_lock_table(holder, leave_free=400)  # room for a few hundred aggregates, not 1,000
+        publisher = EventPublisher(bus.broker_url, bus.exchange, window=1_000)
+        for payment_id in payment_ids:
+            publisher.publish(payment_event(payment_id, 1, "payment.created"))
+        publisher.close()
+        wait_until(lambda: ReceivedEvent.objects.count() == 1_000, timeout=30)
+    finally:
+        holder.close()
+        running.stop()
+    assert set(map(str, Payment.objects.values_list("pk", flat=True))) == set(payment_ids)
+    assert counters()["received"] == counters()["applied"] == 1_000
+    assert bus.ready_messages() == 0
+    assert any("lock table is full" in r.getMessage() for r in caplog.records)

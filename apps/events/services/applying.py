@@ -114,6 +114,13 @@ def _json_safe(headers: dict[str, Any]) -> dict[str, Any]:
 @transaction.atomic
 def apply_event_batch(messages: Sequence[IncomingMessage], *, consumer: str = "") -> BatchResult:
     """Apply a batch of raw messages in one transaction (see the module docstring)."""
+    # The bulk statements run on psycopg cursors of their own: their errors become Django's
+    # too (an outage is an OperationalError to the intake, whichever statement met it).
+    with connection.wrap_database_errors:
+        return _apply_event_batch(messages, consumer)
+
+
+def _apply_event_batch(messages: Sequence[IncomingMessage], consumer: str) -> BatchResult:
     now = timezone.now()
     per_source: dict[str, BatchResult] = defaultdict(BatchResult)
     events: list[Event] = []
