@@ -407,7 +407,7 @@ def fill_lock_table(holder: psycopg.Connection, *, leave_free: int) -> int:
 def test_a_batch_needing_more_locks_than_the_server_has_free_is_applied_in_parts(
     bus, transactional_db, caplog
 ):
-    """Not an outage: the intake must not hold and pause, but apply the batch in smaller parts."""
+    """Neither an outage nor a bad message: no one-by-one fallback, the batch goes in smaller parts."""
     running = RunningIntake(bus.config(batch_size=1_000, flush_seconds=2.0)).start()
     wait_until(lambda: IntakeHeartbeat.objects.exists())  # its database connection is open
     holder = psycopg.connect(**connection.get_connection_params())
