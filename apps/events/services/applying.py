@@ -1,7 +1,7 @@
 """The event intake's write path: apply a batch of messages (and keep the malformed ones).
 
-``apply_event_batch`` is the only code that writes the read models. One call
-is one transaction:
+``apply_event_batch`` is the only code that writes the read models. A call is
+one transaction, or two when another batch holds some of its aggregates:
 
 1. parse every message strictly (``apps.events.schema``); malformed ones
    become dead letters, unknown types are recorded as ignored;
@@ -10,21 +10,27 @@ is one transaction:
    stored one, so it cannot change state, and the ledger insert (``ON
    CONFLICT DO NOTHING RETURNING``) tells which ones were duplicates;
 3. ``COPY`` every remaining event into temporary staging tables (before the
-   locks, so the locked part builds no rows);
-4. in one pipelined round trip (``_apply_staged``): take one
-   transaction-scoped advisory lock per aggregate, all in one statement, in
-   ascending key order (two batches touching the same aggregate run one
-   after the other, never in a cycle); append the new events to the ledger,
-   each *applied* if its ``sequence`` is above the stored one and every
-   earlier one of the batch for its subject, else *stale* (decided in SQL,
-   as if applied one by one in arrival order); merge each subject's winner
-   with one ``INSERT … SELECT DISTINCT ON … ON CONFLICT … DO UPDATE … WHERE
-   sequence < EXCLUDED.sequence`` per read model; add to the per-source
+   locks, so no lock is held while rows are built);
+4. take one transaction-scoped advisory lock per aggregate: the intake
+   *tries* them all in one statement and holds back the events of the
+   aggregates another batch holds (their staged rows are taken out; they are
+   applied right after this transaction commits, in a second one that waits
+   for their locks in ascending order and holds nothing else, so no two
+   batches wait in a cycle); inside a caller's transaction every lock is
+   waited for, in ascending order;
+5. in one pipelined round trip (``_apply_staged``): append the new events to
+   the ledger, each *applied* if its ``sequence`` is above the stored one and
+   every earlier one of the batch for its subject, else *stale* (decided in
+   SQL, as if applied one by one in arrival order); merge each subject's
+   winner with one ``INSERT … SELECT DISTINCT ON … ON CONFLICT … DO UPDATE …
+   WHERE sequence < EXCLUDED.sequence`` per read model; add to the per-source
    counters (the only rows every consumer writes) and touch the heartbeat;
-5. let the approvals close the requests that the changed subjects settle.
+6. let the approvals close the requests that the changed subjects settle.
 
 The caller acknowledges the messages only after this returns, so a crash or
-a database outage at any point loses nothing and applies nothing twice.
+a database outage at any point loses nothing and applies nothing twice (a
+crash between the two transactions redelivers the batch, whose first part is
+then a set of duplicates).
 """
 
 from __future__ import annotations
@@ -56,6 +62,7 @@ from apps.events.schema import (
 )
 from apps.events.services.staging import (
     COUNT_AND_BEAT,
+    DROP_STAGED,
     LEDGER_APPEND,
     MERGES,
     READ_MODELS,
@@ -111,23 +118,45 @@ def _json_safe(headers: dict[str, Any]) -> dict[str, Any]:
 
 
 @not_audited("the Go services' events, not people's actions; each is kept in the ledger")
-@transaction.atomic
 def apply_event_batch(messages: Sequence[IncomingMessage], *, consumer: str = "") -> BatchResult:
-    """Apply a batch of raw messages in one transaction (see the module docstring)."""
+    """Apply a batch of raw messages (see the module docstring).
+
+    Called outside a transaction (the intake), the batch does not wait for an
+    aggregate another batch is applying: it tries each aggregate's lock, applies
+    and commits the events of every aggregate it got, then applies the held-back
+    rest in a second transaction that waits for their locks (holding nothing
+    else, so no cycle). Two consumers' batches nearly always share a few
+    aggregates; waiting for those made the whole of one batch wait for the
+    whole of the other. Inside a caller's transaction (a replay, a file) it is
+    one transaction that waits for every lock.
+    """
     # The bulk statements run on psycopg cursors of their own: their errors become Django's
     # too (an outage is an OperationalError to the intake, whichever statement met it).
     with connection.wrap_database_errors:
-        return _apply_event_batch(messages, consumer)
+        if connection.in_atomic_block:
+            with transaction.atomic():
+                return _apply_event_batch(messages, consumer, wait_for_locks=True)[0]
+        with transaction.atomic():
+            result, held_back = _apply_event_batch(messages, consumer, wait_for_locks=False)
+        if held_back:
+            with transaction.atomic():
+                result.add(_apply_event_batch(held_back, consumer, wait_for_locks=True)[0])
+        return result
 
 
-def _apply_event_batch(messages: Sequence[IncomingMessage], consumer: str) -> BatchResult:
+def _apply_event_batch(
+    messages: Sequence[IncomingMessage], consumer: str, *, wait_for_locks: bool
+) -> tuple[BatchResult, list[IncomingMessage]]:
+    """One transaction's part; returns its result and the messages it held back (not counted)."""
     now = timezone.now()
     per_source: dict[str, BatchResult] = defaultdict(BatchResult)
     events: list[Event] = []
     unknown: list[UnknownEvent] = []
+    origin: list[int] = []  # per event, then per unknown event: its message's index
+    unknown_origin: list[int] = []
     seen: set[tuple[str, str]] = set()
 
-    for message in messages:
+    for index, message in enumerate(messages):
         try:
             parsed = parse_event(message.body)
         except MalformedEvent as problem:
@@ -143,15 +172,47 @@ def _apply_event_batch(messages: Sequence[IncomingMessage], consumer: str) -> Ba
         seen.add(key)
         if isinstance(parsed, UnknownEvent):
             unknown.append(parsed)
+            unknown_origin.append(index)
         else:
             events.append(parsed)
+            origin.append(index)
 
     _create_staging()
     if events or unknown:
         # Before the locks: the rows go to this connection's private staging tables, so
         # the time other consumers may wait for these aggregates holds no row building.
         _stage_batch(events, unknown, now)
-    changed = _apply_staged(events, unknown, per_source, consumer, now)
+    held_positions: list[int] = []
+    held_back: list[IncomingMessage] = []
+    if not wait_for_locks and (events or unknown):
+        held = _try_aggregate_locks(events, unknown)
+        if held:
+            keep_events, keep_unknown, held_indexes = [], [], []
+            for position, event in enumerate(events):
+                if _lock_key(event.kind, event.subject) in held:
+                    held_positions.append(position)
+                    held_indexes.append(origin[position])
+                    per_source[event.source].received -= 1
+                else:
+                    keep_events.append(event)
+            for offset, item in enumerate(unknown):
+                if _unknown_lock_key(item) in held:
+                    held_positions.append(len(events) + offset)
+                    held_indexes.append(unknown_origin[offset])
+                    per_source[item.source].received -= 1
+                else:
+                    keep_unknown.append(item)
+            events, unknown = keep_events, keep_unknown
+            held_back = [messages[index] for index in sorted(held_indexes)]
+    changed = _apply_staged(
+        events,
+        unknown,
+        per_source,
+        consumer,
+        now,
+        lock=wait_for_locks,
+        drop_positions=held_positions,
+    )
     winners = _batch_winners(events)
     _settle_requests(
         {
@@ -163,7 +224,7 @@ def _apply_event_batch(messages: Sequence[IncomingMessage], consumer: str) -> Ba
     total = BatchResult()
     for result in per_source.values():
         total.add(result)
-    return total
+    return total, held_back
 
 
 # Advisory locks with two int4 keys live apart from the one-bigint locks other code takes
@@ -185,11 +246,27 @@ def _aggregate_locks(events: list[Event], unknown: list[UnknownEvent]) -> list[t
     ledger row the other way round.
     """
     keys = {_lock_key(event.kind, event.subject) for event in events}
-    keys.update(
-        _lock_key("unknown", uuid.uuid5(uuid.NAMESPACE_URL, f"{item.source}\0{item.id}"))
-        for item in unknown
-    )
+    keys.update(_unknown_lock_key(item) for item in unknown)
     return sorted(keys)
+
+
+def _unknown_lock_key(item: UnknownEvent) -> tuple[int, int]:
+    return _lock_key("unknown", uuid.uuid5(uuid.NAMESPACE_URL, f"{item.source}\0{item.id}"))
+
+
+def _try_aggregate_locks(events: list[Event], unknown: list[UnknownEvent]) -> set[tuple[int, int]]:
+    """Take every lock of the batch that is free now; return the keys another batch holds.
+
+    ``pg_try_advisory_xact_lock`` never waits, so the order does not matter here.
+    """
+    locks = _aggregate_locks(events, unknown)
+    with _bulk_cursor() as cursor:
+        cursor.execute(
+            "SELECT namespace, key FROM unnest(%b::int4[], %b::int4[]) AS k(namespace, key) "
+            "WHERE NOT pg_try_advisory_xact_lock(namespace, key)",
+            [[namespace for namespace, _ in locks], [key for _, key in locks]],
+        )
+        return {(namespace, key) for namespace, key in cursor.fetchall()}
 
 
 def _apply_staged(
@@ -198,10 +275,15 @@ def _apply_staged(
     per_source: dict[str, BatchResult],
     consumer: str,
     now: datetime,
+    *,
+    lock: bool = True,
+    drop_positions: Sequence[int] = (),
 ) -> set[uuid.UUID]:
     """The locked part of a batch, in one round trip; returns the subjects whose state changed.
 
-    In one pipeline: the aggregate locks (all in one statement, ascending); the
+    In one pipeline: the aggregate locks (all in one statement, ascending), or,
+    when they are held already (``lock=False``), the staged rows of the events
+    held back (``drop_positions``) taken out; the
     ledger append, which decides each event's outcome from the stored
     sequences (its snapshot is taken once the locks are held, so it sees
     every batch that held them before); one merge per read model; the
@@ -220,13 +302,16 @@ def _apply_staged(
     ):
         merges = {kind: merged.enter_context(_bulk_cursor()) for kind in kinds}
         with raw.pipeline():
-            if locks:
+            if drop_positions:
+                statements.execute(DROP_STAGED, {"positions": list(drop_positions)})
+            if locks and lock:
                 statements.execute(
                     "SELECT count(pg_advisory_xact_lock(namespace, key)) FROM "
                     "(SELECT namespace, key FROM unnest(%b::int4[], %b::int4[]) "
                     "AS k(namespace, key) ORDER BY namespace, key) AS ordered",
                     [[namespace for namespace, _ in locks], [key for _, key in locks]],
                 )
+            if locks:
                 statements.execute(LEDGER_APPEND, {"now": now})
             for kind, cursor in merges.items():
                 cursor.execute(MERGES[kind])

@@ -197,6 +197,16 @@ COUNT_AND_BEAT = (
 )
 
 
+# Takes the staged rows of the events a batch holds back (another batch holds their
+# aggregates) out of every staging table; they are applied in the next transaction.
+_DROP = "{0} AS (DELETE FROM {1} WHERE position = ANY(%(positions)b::int4[]))"
+DROP_STAGED = (
+    "WITH "
+    + ", ".join(_DROP.format(name, _stage_table(name)) for name in STAGE_COLUMNS)
+    + " SELECT 1"
+)
+
+
 def _bulk_cursor() -> psycopg.Cursor:
     """A server-side-binding cursor on Django's connection (inside its transaction).
 
