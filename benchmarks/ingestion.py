@@ -14,8 +14,21 @@ One run on one machine, the same generated events throughout (5 % duplicates,
    pre-filled RabbitMQ queue, timed from the first commit to the last; worker
    CPU per event (user + system of every worker process), peak memory,
    PostgreSQL deadlocks, and the result checked (ledger rows, dead letters).
-3. **the per-event design** (one Celery task per event, ``update_or_create``)
+3. **the intake with consumers that are the bottleneck**: the same 1, 2 and 4
+   workers, each held to ``--consumer-cpu`` of a core by a cgroup CPU quota, as
+   if each ran on its own small machine. On one machine the unbounded runs
+   share its cores with PostgreSQL and RabbitMQ, so once one worker fills them
+   a second cannot add anything; bounding each worker shows whether the
+   design lets consumers add up (no lock waits, no deadlocks) when the
+   consumers, not the machine, are what runs out. Needs root and a writable
+   cgroup ``cpu`` controller (v1 or v2); skipped with a message otherwise.
+4. **the per-event design** (one Celery task per event, ``update_or_create``)
    on a sample.
+
+For every intake run the CPU it cost is split by process: the workers,
+PostgreSQL (every ``postgres`` process on this machine) and RabbitMQ
+(``beam.smp``), in microseconds per message, with how many of the machine's
+cores were busy in all.
 
 Then the ratios: intake ÷ database limit and intake ÷ per-event. Uses the
 database ``--database`` (default ``portal_bench_ingest``, recreated) on the
@@ -62,13 +75,58 @@ def tree_rss(process: psutil.Process) -> int:
     return total
 
 
-def tree_cpu(process: psutil.Process) -> float:
-    total = 0.0
-    for proc in [process, *process.children(recursive=True)]:
-        with contextlib.suppress(psutil.NoSuchProcess):
+def cpu_by_pid() -> dict[int, tuple[str, float]]:
+    """Every process's name and CPU seconds so far (user + system)."""
+    seen: dict[int, tuple[str, float]] = {}
+    for proc in psutil.process_iter(["name"]):
+        with contextlib.suppress(psutil.Error):
             times = proc.cpu_times()
-            total += times.user + times.system
-    return total
+            seen[proc.pid] = (proc.info["name"] or "", times.user + times.system)
+    return seen
+
+
+def cpu_split(
+    before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]], workers: set[int]
+) -> dict[str, float]:
+    """CPU seconds between two snapshots, by role; a process born in between counts from zero."""
+    split = {"worker": 0.0, "postgres": 0.0, "rabbitmq": 0.0}
+    for pid, (name, seconds) in after.items():
+        spent = seconds - before.get(pid, (name, 0.0))[1]
+        if pid in workers:
+            split["worker"] += spent
+        elif name.startswith("postgres"):
+            split["postgres"] += spent
+        elif name.startswith("beam"):
+            split["rabbitmq"] += spent
+    return split
+
+
+class CpuQuota:
+    """A cgroup holding processes to a share of one core (cgroup v1 ``cpu`` or v2 ``cpu.max``)."""
+
+    PERIOD_US = 10_000  # short periods: a throttled worker stalls ≤ 10 ms, not 100 ms, at a time
+
+    def __init__(self, name: str, share: float) -> None:
+        quota = max(1_000, int(self.PERIOD_US * share))
+        v1 = Path("/sys/fs/cgroup/cpu")
+        v2 = Path("/sys/fs/cgroup")
+        if (v1 / "cpu.cfs_quota_us").exists():
+            self.path = v1 / name
+            self.path.mkdir(exist_ok=True)
+            (self.path / "cpu.cfs_period_us").write_text(str(self.PERIOD_US))
+            (self.path / "cpu.cfs_quota_us").write_text(str(quota))
+            self.procs = self.path / "cgroup.procs"
+        elif "cpu" in (v2 / "cgroup.controllers").read_text().split():
+            self.path = v2 / name
+            self.path.mkdir(exist_ok=True)
+            (self.path / "cpu.max").write_text(f"{quota} {self.PERIOD_US}")
+            self.procs = self.path / "cgroup.procs"
+        else:
+            raise OSError("no writable cgroup cpu controller")
+
+    def remove(self) -> None:
+        with contextlib.suppress(OSError):
+            self.path.rmdir()
 
 
 @dataclass
@@ -76,10 +134,15 @@ class IntakeRun:
     consumers: int
     seconds: float
     messages: int
-    cpu_us_per_event: float
     rss_quarter: int
     rss_peak: int
     deadlocks: int
+    cpu_by_role: dict[str, float]
+    busy_cores: float
+    consumer_cpu: float | None = None
+
+    def us_per_event(self, role: str) -> float:
+        return self.cpu_by_role[role] / self.messages * 1e6
 
     @property
     def rate(self) -> float:
@@ -193,12 +256,18 @@ def database_only(traffic, chunk: int) -> float:
     return len(events) / elapsed
 
 
-def start_worker(env: dict[str, str], number: int) -> subprocess.Popen:
+def start_worker(
+    env: dict[str, str], number: int, quota: CpuQuota | None = None
+) -> subprocess.Popen:
+    # A worker held to a CPU share joins its cgroup before it starts, so every thread it makes is in it.
+    prefix = ["sh", "-c", f'echo $$ > "{quota.procs}" && exec "$0" "$@"'] if quota else []
     return subprocess.Popen(
         [
+            *prefix,
             sys.executable,
             "-m",
             "celery",
+            "--quiet",  # no banner
             "-A",
             "portal",
             "worker",
@@ -210,7 +279,8 @@ def start_worker(env: dict[str, str], number: int) -> subprocess.Popen:
             "--without-mingle",
             "--without-heartbeat",
             "--loglevel",
-            "WARNING",
+            # ERROR: the malformed events' dead-letter warnings are expected here, not news.
+            "ERROR",
         ],
         cwd=ROOT,
         env=env,
@@ -218,7 +288,9 @@ def start_worker(env: dict[str, str], number: int) -> subprocess.Popen:
     )
 
 
-def run_intake(traffic, *, consumers: int, env: dict[str, str], config) -> IntakeRun:
+def run_intake(
+    traffic, *, consumers: int, env: dict[str, str], config, consumer_cpu: float | None = None
+) -> IntakeRun:
     from django.db.models import Sum
     from kombu import Connection
 
@@ -250,12 +322,20 @@ def run_intake(traffic, *, consumers: int, env: dict[str, str], config) -> Intak
         return IntakeCounter.objects.aggregate(total=Sum("received"))["total"] or 0
 
     deadlocks_before = deadlock_count()
-    workers = [start_worker(env, number) for number in range(consumers)]
+    quotas = [
+        CpuQuota(f"portal-bench-{os.getpid()}-{number}", consumer_cpu)
+        for number in range(consumers)
+        if consumer_cpu
+    ]
+    workers = [
+        start_worker(env, number, quotas[number] if quotas else None) for number in range(consumers)
+    ]
     processes = [psutil.Process(worker.pid) for worker in workers]
     samples: list[tuple[int, int]] = []
     try:
         wait_until(lambda: ReceivedEvent.objects.exists(), timeout=120, interval=0.005)
-        cpu_start = sum(tree_cpu(p) for p in processes)
+        by_pid_start = cpu_by_pid()
+        machine_start = psutil.cpu_times()
         began = time.monotonic()
         while True:
             # The counters are a handful of rows: polling them costs the database nothing,
@@ -268,12 +348,18 @@ def run_intake(traffic, *, consumers: int, env: dict[str, str], config) -> Intak
                 raise TimeoutError("the intake did not finish within 15 minutes")
             time.sleep(0.05)
         elapsed = time.monotonic() - began
-        cpu = sum(tree_cpu(p) for p in processes) - cpu_start
+        machine_end = psutil.cpu_times()
+        worker_pids = {proc.pid for p in processes for proc in [p, *p.children(recursive=True)]}
+        split = cpu_split(by_pid_start, cpu_by_pid(), worker_pids)
     finally:
         for worker in workers:
             os.killpg(worker.pid, signal.SIGTERM)
         for worker in workers:
             worker.wait(60)
+        for quota in quotas:
+            quota.remove()
+    busy = sum(machine_end) - sum(machine_start)
+    busy -= (machine_end.idle - machine_start.idle) + (machine_end.iowait - machine_start.iowait)
     assert ReceivedEvent.objects.count() == traffic.valid_events, "events missing or extra"
     assert DeadLetter.objects.count() == traffic.malformed, "dead letters missing or extra"
     quarter = [rss for done, rss in samples if done >= total // 4] or [0]
@@ -281,11 +367,18 @@ def run_intake(traffic, *, consumers: int, env: dict[str, str], config) -> Intak
         consumers=consumers,
         seconds=elapsed,
         messages=total,
-        cpu_us_per_event=cpu / total * 1e6,
         rss_quarter=quarter[0],
         rss_peak=max(rss for _, rss in samples),
         deadlocks=deadlock_count() - deadlocks_before,
+        cpu_by_role=split,
+        busy_cores=busy / elapsed,
+        consumer_cpu=consumer_cpu,
     )
+
+
+def describe(run: IntakeRun) -> str:
+    held = f", each held to {run.consumer_cpu:g} core" if run.consumer_cpu else ""
+    return f"{run.consumers} consumer(s){held}"
 
 
 def per_event_design(traffic, *, sample_size: int, env: dict[str, str], suffix: str) -> float:
@@ -308,6 +401,7 @@ def per_event_design(traffic, *, sample_size: int, env: dict[str, str], suffix: 
             sys.executable,
             "-m",
             "celery",
+            "--quiet",
             "-A",
             "benchmarks.per_event_app",
             "worker",
@@ -350,6 +444,12 @@ def main() -> None:
         "--sample", type=int, default=5_000, help="events run through the per-event design"
     )
     parser.add_argument("--consumers", default="1,2,4", help="worker processes per intake run")
+    parser.add_argument(
+        "--consumer-cpu",
+        type=float,
+        default=0.2,
+        help="share of a core each worker is held to in the consumer-bound runs (0: skip them)",
+    )
     parser.add_argument("--database", default="portal_bench_ingest")
     args = parser.parse_args()
     runs_of = [int(n) for n in args.consumers.split(",")]
@@ -405,13 +505,26 @@ def main() -> None:
         )
 
     runs: list[IntakeRun] = []
+    bounded_note = ""
+    plan: list[tuple[int, float | None]] = [(n, None) for n in runs_of]
+    if args.consumer_cpu > 0:
+        try:
+            CpuQuota(f"portal-bench-{os.getpid()}-probe", args.consumer_cpu).remove()
+            plan += [(n, args.consumer_cpu) for n in runs_of]
+        except OSError as error:
+            bounded_note = f"consumer-bound runs skipped: cannot set a CPU quota ({error})"
+            print(bounded_note, flush=True)
     try:
-        for consumers in runs_of:
-            run = run_intake(traffic, consumers=consumers, env=env, config=config)
+        for consumers, consumer_cpu in plan:
+            run = run_intake(
+                traffic, consumers=consumers, env=env, config=config, consumer_cpu=consumer_cpu
+            )
             runs.append(run)
             print(
-                f"intake, {consumers} consumer(s): {run.rate:,.0f} events/s "
-                f"({total:,} in {run.seconds:.2f}s), worker CPU {run.cpu_us_per_event:.0f} µs/event, "
+                f"intake, {describe(run)}: {run.rate:,.0f} events/s "
+                f"({total:,} in {run.seconds:.2f}s), CPU µs/event: worker {run.us_per_event('worker'):.0f}, "
+                f"PostgreSQL {run.us_per_event('postgres'):.0f}, RabbitMQ {run.us_per_event('rabbitmq'):.0f}; "
+                f"{run.busy_cores:.2f} of {os.cpu_count()} cores busy; "
                 f"memory {run.rss_quarter / 2**20:.0f} MiB at 25 % → peak {run.rss_peak / 2**20:.0f} MiB, "
                 f"{run.deadlocks} deadlocks",
                 flush=True,
@@ -436,15 +549,28 @@ def main() -> None:
                 channel = conn.channel()
             channel.exchange_delete(config.exchange)
 
-    print("\n| | events/s | worker CPU µs/event | ÷ database limit | ÷ per-event |")
-    print("| --- | --- | --- | --- | --- |")
-    print(f"| database only (COPY + merge, best chunk) | {limit:,.0f} | — | 1.00 | — |")
+    print(
+        "\n| | events/s | CPU µs/event: worker / PostgreSQL / RabbitMQ | cores busy "
+        "| deadlocks | ÷ database limit | ÷ one consumer alike | ÷ per-event |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print(f"| database only (COPY + merge, best chunk) | {limit:,.0f} | — | — | — | 1.00 | — | — |")
     for run in runs:
-        print(
-            f"| intake, {run.consumers} consumer(s) | {run.rate:,.0f} | {run.cpu_us_per_event:.0f} "
-            f"| {run.rate / limit:.2f} | {run.rate / per_event:.0f}x |"
+        alone = next(
+            (r for r in runs if r.consumers == 1 and r.consumer_cpu == run.consumer_cpu), None
         )
-    print(f"| per-event design (sample) | {per_event:,.0f} | — | {per_event / limit:.3f} | 1x |")
+        versus_one = f"{run.rate / alone.rate:.2f}" if alone else "—"
+        print(
+            f"| intake, {describe(run)} | {run.rate:,.0f} "
+            f"| {run.us_per_event('worker'):.0f} / {run.us_per_event('postgres'):.0f} / "
+            f"{run.us_per_event('rabbitmq'):.0f} | {run.busy_cores:.2f} | {run.deadlocks} "
+            f"| {run.rate / limit:.2f} | {versus_one} | {run.rate / per_event:.0f}x |"
+        )
+    print(
+        f"| per-event design (sample) | {per_event:,.0f} | — | — | — | {per_event / limit:.3f} | — | 1x |"
+    )
+    if bounded_note:
+        print(bounded_note)
     print(
         f"\nmachine: {platform.node()}, {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, "
         f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
