@@ -124,12 +124,6 @@ def _kind(queryset: QuerySet, field: str) -> str:
     return "datetime" if internal == "DateTimeField" else "int"
 
 
-def bounded_count(queryset: QuerySet, limit: int = COUNT_LIMIT) -> tuple[int, bool]:
-    """(count, exact): exact up to ``limit``; beyond it the count stops there."""
-    counted = queryset.order_by().values("pk")[: limit + 1].count()
-    return min(counted, limit), counted <= limit
-
-
 # What a memo of a count says (the count itself is never kept: below the limit it is exact).
 _BEYOND_LIMIT = "beyond-limit"
 _TOO_SLOW = "too-slow"

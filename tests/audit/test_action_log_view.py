@@ -107,3 +107,34 @@ def test_the_tamper_check_panel_follows_a_running_verification(auditor_client, a
 
 def test_unknown_entries_are_404(auditor_client):
     assert auditor_client.get(f"/action-log/{uuid.uuid4().int % 10_000_000}/").status_code == 404
+
+
+def test_the_action_log_count_is_cut_short_by_the_lists_timeout(
+    auditor_client, auditor, settings, monkeypatch
+):
+    """The action log only grows: its count runs under the lists' timeout, like theirs."""
+    import apps.home.paging as paging
+    from apps.audit.services import record
+
+    for number in range(60):
+        record(
+            actor=Actor.for_user(auditor),
+            action="audit.export",
+            target_type="report",
+            target_id=str(number),
+        )
+    settings.PORTAL_LIST_COUNT_TIMEOUT_MS = 250  # generous: a loaded machine must not cut it
+    response = auditor_client.get("/action-log/")
+    assert f"{AuditEntry.objects.count()} entries".encode() in response.content
+
+    order_by = paging.QuerySet.order_by
+
+    def slow_count(self, *fields):  # the count's queryset (no fields) reads a row a second
+        ordered = order_by(self, *fields)
+        return ordered.extra(where=["pg_sleep(1) IS NOT NULL"]) if not fields else ordered
+
+    monkeypatch.setattr(paging.QuerySet, "order_by", slow_count)
+    settings.PORTAL_LIST_COUNT_MEMO_SECONDS = 0
+    response = auditor_client.get("/action-log/")
+    assert response.status_code == 200
+    assert b"More than 50 entries" in response.content
