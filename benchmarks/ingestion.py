@@ -283,7 +283,10 @@ def start_worker(
             "ERROR",
         ],
         cwd=ROOT,
-        env=env,
+        # Celery's "Warm shutdown" line goes to stdout and its root-user warning to stderr;
+        # neither is a figure. Errors still reach stderr.
+        env={**env, "PYTHONWARNINGS": "ignore:You're running the worker with superuser"},
+        stdout=subprocess.DEVNULL,
         start_new_session=True,
     )
 
@@ -418,7 +421,10 @@ def per_event_design(traffic, *, sample_size: int, env: dict[str, str], suffix: 
             per_event_queue,
         ],
         cwd=ROOT,
-        env=env,
+        # Celery's "Warm shutdown" line goes to stdout and its root-user warning to stderr;
+        # neither is a figure. Errors still reach stderr.
+        env={**env, "PYTHONWARNINGS": "ignore:You're running the worker with superuser"},
+        stdout=subprocess.DEVNULL,
         start_new_session=True,
     )
     try:
