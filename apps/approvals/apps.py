@@ -11,3 +11,8 @@ class ApprovalsConfig(AppConfig):
         from apps.approvals import shell
 
         shell.register()
+        # Requests are settled by the Go services' events the intake applies (apps.events.observers).
+        from apps.approvals.services import settle_from_applied_events
+        from apps.events import observers
+
+        observers.register("approvals.settle", settle_from_applied_events)

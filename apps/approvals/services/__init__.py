@@ -30,6 +30,7 @@ from apps.approvals.services.sending import CallOutcome, perform_outbound_call, 
 from apps.approvals.services.settling import (
     RefundObserved,
     settle_freezes_from_events,
+    settle_from_applied_events,
     settle_refunds_from_events,
 )
 
@@ -48,5 +49,6 @@ __all__ = [
     "request_refund",
     "retry_abandoned_call",
     "settle_freezes_from_events",
+    "settle_from_applied_events",
     "settle_refunds_from_events",
 ]

@@ -29,6 +29,8 @@ from apps.approvals.models import (
 )
 from apps.approvals.services.records import _record_on
 from apps.audit.services import Actor, Outcome
+from apps.events.observers import AppliedEvents
+from apps.events.schema import AccountData, RefundData
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,31 @@ def _override_sentence(service: str, what: str, belief: str | None) -> str:
     if belief is None:
         return ""
     return f"The {service} service's event ({what}) overrode the portal's belief: {belief}."
+
+
+def settle_from_applied_events(applied: AppliedEvents) -> None:
+    """The intake's observer (``apps.events.observers``): settle what a batch's events answer.
+
+    Runs inside the batch's transaction: ``refund.*`` events that echo a
+    request's ``reference`` settle refund requests; ``account.updated`` settles
+    freeze and unfreeze requests.
+    """
+    refunds = []
+    for event in applied.get("refund", {}).values():
+        data = event.data
+        if isinstance(data, RefundData) and data.reference:
+            refunds.append(
+                RefundObserved(data.refund_id, data.reference, data.status, data.failure_reason)
+            )
+    if refunds:
+        settle_refunds_from_events(refunds=refunds)
+    accounts = [
+        (event.data.account_id, event.data.status)
+        for event in applied.get("account", {}).values()
+        if isinstance(event.data, AccountData)
+    ]
+    if accounts:
+        settle_freezes_from_events(accounts=accounts)
 
 
 def settle_refunds_from_events(*, refunds: Iterable[RefundObserved]) -> int:

@@ -25,7 +25,8 @@ one transaction, or two when another batch holds some of its aggregates:
    winner with one ``INSERT … SELECT DISTINCT ON … ON CONFLICT … DO UPDATE …
    WHERE sequence < EXCLUDED.sequence`` per read model; add to the per-source
    counters (the only rows every consumer writes) and touch the heartbeat;
-6. let the approvals close the requests that the changed subjects settle.
+6. tell the registered observers (``apps.events.observers``) which subjects
+   changed: the approvals settle the requests those events answer.
 
 The caller acknowledges the messages only after this returns, so a crash or
 a database outage at any point loses nothing and applies nothing twice (a
@@ -50,12 +51,11 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.audit.services import not_audited
+from apps.events import observers
 from apps.events.models import DeadLetterStatus
 from apps.events.schema import (
-    AccountData,
     Event,
     MalformedEvent,
-    RefundData,
     UnknownEvent,
     fingerprint,
     parse_event,
@@ -214,7 +214,8 @@ def _apply_event_batch(
         drop_positions=held_positions,
     )
     winners = _batch_winners(events)
-    _settle_requests(
+    # The workflow apps (refund and freeze requests) learn what changed; they registered.
+    observers.notify(
         {
             kind: {subject: event for subject, event in by_subject.items() if subject in changed}
             for kind, by_subject in winners.items()
@@ -449,32 +450,6 @@ def _touch_heartbeat(
 def touch_heartbeat(*, consumer: str) -> None:
     """The consumer is alive but idle."""
     _touch_heartbeat(consumer, timezone.now(), {})
-
-
-def _settle_requests(winners: dict[str, dict[uuid.UUID, Event]]) -> None:
-    """Let refund and freeze requests the portal made learn their outcome from these events."""
-    from apps.approvals.services import (
-        RefundObserved,
-        settle_freezes_from_events,
-        settle_refunds_from_events,
-    )
-
-    refunds = []
-    for event in winners.get("refund", {}).values():
-        data: RefundData = event.data  # type: ignore[assignment]
-        if data.reference:
-            refunds.append(
-                RefundObserved(data.refund_id, data.reference, data.status, data.failure_reason)
-            )
-    if refunds:
-        settle_refunds_from_events(refunds=refunds)
-    accounts = [
-        (event.data.account_id, event.data.status)
-        for event in winners.get("account", {}).values()
-        if isinstance(event.data, AccountData)
-    ]
-    if accounts:
-        settle_freezes_from_events(accounts=accounts)
 
 
 def _keep_dead_letter(message: IncomingMessage, reason: str, now: datetime) -> None:
