@@ -14,6 +14,8 @@ from apps.audit.signing import configured_public_key, fingerprint_for_display, p
 from apps.home.paging import KeysetPage, keyset_page, page_count
 from apps.identity.roles import Role
 
+REQUEST_TARGET_TYPES = ("refund_request", "freeze_request")
+
 
 def visible_entries_for(user) -> QuerySet[AuditEntry]:
     """Auditors see everything; managers the entries on requests they decided and their own;
@@ -27,16 +29,14 @@ def visible_entries_for(user) -> QuerySet[AuditEntry]:
             actor_user_id=user.pk, action__regex=r"\.(approve|reject)$"
         ).values("target_id")
         return entries.filter(own | Q(target_id__in=handled))
-    from apps.approvals.models import FreezeRequest, RefundRequest
-
-    mine = [
-        str(pk)
-        for pk in RefundRequest.objects.filter(requested_by=user).values_list("pk", flat=True)
-    ]
-    mine += [
-        str(pk)
-        for pk in FreezeRequest.objects.filter(requested_by=user).values_list("pk", flat=True)
-    ]
+    # The requests this agent made are the targets of their own accepted "*.request" entries
+    # (a refused request is recorded against the payment or account): read here, so the
+    # action log needs nothing from the approvals app that records into it.
+    mine = AuditEntry.objects.filter(
+        actor_user_id=user.pk,
+        target_type__in=REQUEST_TARGET_TYPES,
+        action__endswith=".request",
+    ).values("target_id")
     return entries.filter(own | Q(target_id__in=mine))
 
 
