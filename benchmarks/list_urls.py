@@ -8,7 +8,9 @@
   ``show_full_result_count = False``, which saves it the second, unfiltered
   count on filtered pages.
 - A bare Django keyset view: the same rows and filters through the ORM, a
-  small template, the same role check, no shell: the floor a Django page can reach.
+  small template, the same role check, no shell.
+- An empty signed-in response through the same middleware (``/bare/empty/``):
+  what every page pays before it does anything (session, user, role check).
 """
 
 from __future__ import annotations
@@ -125,10 +127,17 @@ def bare_accounts(request: HttpRequest) -> HttpResponse:
     return _render("Accounts", rows, page.next_cursor)
 
 
+@require_roles(*Role.values)
+def bare_empty(request: HttpRequest) -> HttpResponse:
+    """No rows, no template: what any signed-in page pays (session, user, middleware)."""
+    return HttpResponse("ok")
+
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("lean-admin/", lean_admin.urls),
     path("bare/payments/", bare_payments),
     path("bare/accounts/", bare_accounts),
+    path("bare/empty/", bare_empty),
     *portal_urlpatterns,
 ]

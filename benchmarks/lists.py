@@ -232,6 +232,11 @@ def in_process(client, runs: int, rows: list[tuple]) -> None:
         f"{header}"
     )
     admin_runs = max(runs // 3, 5)
+    empty = timed(client, "/bare/empty/", runs)[0]
+    print(
+        f"{'an empty signed-in response (the floor)':<40}{empty:>9.1f}"
+        "   (session, user, middleware, role check; no rows, no template)"
+    )
     for name, url, admin_url, bare_url, has_fragment in rows:
         full, queries, sql = timed(client, url, runs)
         fragment, fragment_queries = (None, None)
