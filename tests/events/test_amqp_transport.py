@@ -121,3 +121,28 @@ def test_a_whole_delivery_to_a_registered_consumer_is_taken_in_one_piece(wire):
     assert transport.take_delivery({"other-consumer"}) is None
     assert transport.take_delivery({"intake-1"})[2] == 42
     assert not transport._buffer
+
+
+def test_an_empty_body_or_a_body_in_two_frames_is_left_to_py_amqp(wire):
+    """RabbitMQ sends no body frame for an empty body and splits a body over frame_max."""
+    transport, peer = wire
+    whole = delivery_frames("intake-1", 7, b"abcdef")
+    method_and_header = whole[: -len(frame(3, 1, b"abcdef"))]
+    empty = delivery_frames("intake-1", 5, b"")
+    empty = empty[: -len(frame(3, 1, b""))]  # deliver + header (body size 0), no body frame
+    split = method_and_header + frame(3, 1, b"abc") + frame(3, 1, b"def")
+    peer.sendall(empty + split + delivery_frames("intake-1", 8, b"next"))
+    transport._fill()
+    while len(transport._buffer) < len(empty) + len(split) + 40:
+        transport._fill()
+
+    # The empty one: its "body" would be the next delivery's method frame.
+    assert transport.take_delivery({"intake-1"}) is None
+    assert [transport.read_frame()[0] for _ in range(2)] == [1, 2]
+    # The split one: the body frame is shorter than the header's body size.
+    assert transport.take_delivery({"intake-1"}) is None
+    assert [transport.read_frame() for _ in range(4)][2:] == [(3, 1, b"abc"), (3, 1, b"def")]
+    # Nothing was consumed on the way: the next whole delivery is taken as usual.
+    _, _, tag, _, _, body = transport.take_delivery({"intake-1"})
+    assert (tag, body) == (8, b"next")
+    assert not transport._buffer
