@@ -6,13 +6,13 @@ import pytest
 from django.db import connection
 
 from devtools.sql_broker import prepare
-from tests.events.conftest import test_database_url
+from tests.events.conftest import this_runs_database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_prepare_creates_kombus_tables_and_the_pending_index_once():
-    url = "sqla+" + test_database_url().replace("postgresql://", "postgresql+psycopg://", 1)
+    url = "sqla+" + this_runs_database_url().replace("postgresql://", "postgresql+psycopg://", 1)
     assert prepare(url) is True
     assert prepare(url) is True  # a second demo run
     with connection.cursor() as cursor:

@@ -42,7 +42,7 @@ from tests.deploy.compose_file import (
     services,
 )
 from tests.events.conftest import Bus, wait_until
-from tests.events.conftest import test_database_url as database_url_of_this_run
+from tests.events.conftest import this_runs_database_url as database_url_of_this_run
 
 
 def free_port() -> int:

@@ -112,7 +112,7 @@ def intake(bus, transactional_db) -> Iterator[RunningIntake]:
     running.stop()
 
 
-def test_database_url() -> str:
+def this_runs_database_url() -> str:
     """A DATABASE_URL for subprocesses that points at this test run's database."""
     from urllib.parse import quote
 
@@ -137,7 +137,7 @@ def start_worker(
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "portal.settings.test",
-        "DATABASE_URL": test_database_url(),
+        "DATABASE_URL": this_runs_database_url(),
         "CELERY_BROKER_URL": bus.broker_url,
         "EVENTS_EXCHANGE": bus.exchange,
         "EVENTS_QUEUE": bus.queue,

@@ -18,7 +18,7 @@ from apps.events.models import DeadLetter, DeadLetterStatus, ReceivedEvent
 from apps.events.services import IncomingMessage, apply_event_batch
 from apps.payments.models import Payment
 from tests.events.conftest import ROOT
-from tests.events.conftest import test_database_url as subprocess_database_url
+from tests.events.conftest import this_runs_database_url as subprocess_database_url
 from tests.events.factories import account_event, payment_event
 
 pytestmark = pytest.mark.django_db
