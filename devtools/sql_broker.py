@@ -33,7 +33,13 @@ def prepare(broker_url: str) -> bool:
         session = channel.session
         session.execute(text(PENDING_INDEX))
         session.commit()
+        session.close()
         channel.close()
+        # kombu keeps one engine per host for the life of the process, with a connection in
+        # its pool; a one-shot step gives it back (a test run could not drop its database).
+        cached = type(channel)._engines.pop(connection.hostname, None)
+        if cached is not None:
+            cached[0].dispose()
     return True
 
 

@@ -13,8 +13,17 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def test_prepare_creates_kombus_tables_and_the_pending_index_once():
     url = "sqla+" + this_runs_database_url().replace("postgresql://", "postgresql+psycopg://", 1)
+    sessions = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+    with connection.cursor() as cursor:
+        cursor.execute(sessions)
+        (before,) = cursor.fetchone()
     assert prepare(url) is True
     assert prepare(url) is True  # a second demo run
+    with connection.cursor() as cursor:
+        cursor.execute(sessions)
+        # kombu's engine is given back: a left-over session kept the test run from dropping
+        # its database.
+        assert cursor.fetchone() == (before,)
     with connection.cursor() as cursor:
         cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'kombu_message_pending'")
         (definition,) = cursor.fetchone()
