@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.contrib.postgres.expressions import ArraySubquery
-from django.db.models import OuterRef, QuerySet, Subquery
-from django.db.models.functions import JSONObject
+from django.db import connection
+from django.db.models import QuerySet
 from django.http import Http404
 
 from apps.workspace.models import ColumnChoice, LastLooked, RecentRecord, SavedView
@@ -34,6 +33,18 @@ class ListPreferences:
     saved_views: list[SavedView]
 
 
+# One statement, written out: it runs on every list page, and building it through the ORM
+# (two correlated subqueries) cost ~1.2 ms of Python against ~0.2 ms for the statement itself.
+_PREFERENCES_SQL = f"""
+    SELECT
+        (SELECT columns FROM {ColumnChoice._meta.db_table}
+          WHERE owner_id = %(owner)s AND list_name = %(list_name)s),
+        (SELECT COALESCE(json_agg(json_build_array(id, name, querystring) ORDER BY name, id), '[]')
+           FROM {SavedView._meta.db_table}
+          WHERE owner_id = %(owner)s AND list_name = %(list_name)s)::text
+"""  # noqa: S608 (table names from the models, values are parameters)
+
+
 def list_preferences(
     *, owner: Any, list_name: str, allowed: list[str], requested: str | None
 ) -> ListPreferences:
@@ -43,21 +54,9 @@ def list_preferences(
     person's choice, else all. Every list page needs both; as two statements they were a
     sixth of a page's queries.
     """
-    chosen = ColumnChoice.objects.filter(owner=OuterRef("pk"), list_name=list_name).values(
-        "columns"
-    )[:1]
-    views = (
-        SavedView.objects.filter(owner=OuterRef("pk"), list_name=list_name)
-        .order_by(*SavedView._meta.ordering, "pk")
-        .values(view=JSONObject(id="id", name="name", querystring="querystring"))
-    )
-    choice, stored = (
-        get_user_model()
-        .objects.filter(pk=owner.pk)
-        .annotate(choice=Subquery(chosen), views=ArraySubquery(views))
-        .values_list("choice", "views")
-        .get()
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(_PREFERENCES_SQL, {"owner": owner.pk, "list_name": list_name})
+        choice, stored = cursor.fetchone()
     columns = None
     if requested:
         columns = [c for c in allowed if c in set(requested.split(","))] or None
@@ -67,13 +66,13 @@ def list_preferences(
         columns=columns,
         saved_views=[
             SavedView(
-                id=view["id"],
+                id=view_id,
                 owner_id=owner.pk,
                 list_name=list_name,
-                name=view["name"],
-                querystring=view["querystring"],
+                name=name,
+                querystring=querystring,
             )
-            for view in stored
+            for view_id, name, querystring in json.loads(stored)
         ],
     )
 
