@@ -16,6 +16,7 @@ urlpatterns = [
     path("action-log/", include("apps.audit.urls")),
     path("requests/", include("apps.approvals.urls")),
     path("reports/", include("apps.reports.urls")),
+    path("dead-letters/", include("apps.events.urls")),
     path("api/", include("apps.api.urls")),
     *allauth_urlpatterns,
 ]

@@ -1,4 +1,4 @@
-"""Reads over what the event intake received: timelines and freshness."""
+"""Reads over what the event intake received: timelines, freshness and dead letters."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db.models import Count, Q
 from django.utils import timezone
 
-from apps.events.models import IntakeHeartbeat, ReceivedEvent
+from apps.events.models import DeadLetter, DeadLetterStatus, IntakeHeartbeat, ReceivedEvent
+from apps.home.paging import KeysetPage, keyset_page
 
 
 @dataclass(frozen=True)
@@ -117,8 +119,6 @@ def intake_stats(now: datetime | None = None) -> list[SourceStats]:
 
 
 def pending_dead_letters(*, limit: int | None = None):
-    from apps.events.models import DeadLetter, DeadLetterStatus
-
     letters = DeadLetter.objects.filter(status=DeadLetterStatus.PENDING).order_by("first_seen")
     return letters[:limit] if limit else letters
 
@@ -130,3 +130,37 @@ def newest_applied_at():
     from apps.events.models import IntakeCounter
 
     return IntakeCounter.objects.aggregate(newest=Max("newest_applied_at"))["newest"]
+
+
+# --- dead letters, as people see them ------------------------------------------------
+
+# A body longer than this is shown cut (the whole stays in the table; the CLI prints it).
+DEAD_LETTER_BODY_SHOWN = 64 * 1024
+
+
+@dataclass(frozen=True)
+class DeadLetterListing:
+    status: str
+    page: KeysetPage
+    waiting: int
+    resolved: int
+
+
+def dead_letter_listing(*, status: str, after: str | None, size: int = 50) -> DeadLetterListing:
+    """One page of dead letters of ``status``, the most recently seen first, and both counts.
+
+    Two statements: the page (keyset on ``dead_letter_status``) and the two counts together.
+    """
+    page = keyset_page(
+        DeadLetter.objects.filter(status=status),
+        field="last_seen",
+        descending=True,
+        pk="id",
+        after=after,
+        size=size,
+    )
+    counts = DeadLetter.objects.aggregate(
+        waiting=Count("id", filter=Q(status=DeadLetterStatus.PENDING)),
+        resolved=Count("id", filter=Q(status=DeadLetterStatus.RESOLVED)),
+    )
+    return DeadLetterListing(status=status, page=page, **counts)

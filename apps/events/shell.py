@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.urls import reverse
 
 from apps.events.models import DeadLetter, DeadLetterStatus
 from apps.events.selectors import intake_freshness, intake_stats
+from apps.events.views import DEAD_LETTER_READERS
 from apps.home import registry
 from apps.identity.roles import ALL_ROLES
 
@@ -52,7 +54,15 @@ def intake_card(request: HttpRequest) -> registry.CardContent:
     return registry.CardContent(
         title="Data freshness",
         template="events/start_intake.html",
-        context={"figures": figures, "sources": sources, "dead_letters": dead_letters},
+        context={
+            "figures": figures,
+            "sources": sources,
+            "dead_letters": dead_letters,
+            # Managers and auditors read them in the portal (apps.events.views).
+            "dead_letters_url": reverse("events:dead_letters")
+            if request.user.has_role(*DEAD_LETTER_READERS)
+            else None,
+        },
     )
 
 

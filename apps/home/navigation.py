@@ -37,6 +37,7 @@ ENTRIES: tuple[NavEntry, ...] = (
     NavEntry("Approvals", "approvals:queue", MANAGERS),
     NavEntry("Action log", "audit:list", EVERYONE),
     NavEntry("Reports", "reports:list", frozenset({Role.MANAGER, Role.AUDITOR})),
+    NavEntry("Dead letters", "events:dead_letters", frozenset({Role.MANAGER, Role.AUDITOR})),
 )
 
 
