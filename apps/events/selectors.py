@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, Q
+from django.db.models import BinaryField, Count, F, Func, IntegerField, Q, Value
 from django.utils import timezone
 
 from apps.events.models import DeadLetter, DeadLetterStatus, IntakeHeartbeat, ReceivedEvent
@@ -149,10 +149,29 @@ class DeadLetterListing:
 def dead_letter_listing(*, status: str, after: str | None, size: int = 50) -> DeadLetterListing:
     """One page of dead letters of ``status``, the most recently seen first, and both counts.
 
+    Each row carries ``body_start`` (the first ``DEAD_LETTER_BODY_SHOWN`` + 1 bytes) and
+    ``body_size``, not the whole body.
+
     Two statements: the page (keyset on ``dead_letter_status``) and the two counts together.
     """
+    # Only the part of each body the page shows (and its size) leaves the database: a
+    # malformed message may be any size, and fifty of them make one page.
+    letters = (
+        DeadLetter.objects.filter(status=status)
+        .defer("body")
+        .annotate(
+            body_start=Func(
+                F("body"),
+                Value(1),
+                Value(DEAD_LETTER_BODY_SHOWN + 1),
+                function="substring",
+                output_field=BinaryField(),
+            ),
+            body_size=Func(F("body"), function="octet_length", output_field=IntegerField()),
+        )
+    )
     page = keyset_page(
-        DeadLetter.objects.filter(status=status),
+        letters,
         field="last_seen",
         descending=True,
         pk="id",

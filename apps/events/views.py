@@ -34,8 +34,10 @@ def dead_letter_list(request: HttpRequest) -> HttpResponse:
     letters = [
         {
             "letter": letter,
-            "body": letter.body_text[: selectors.DEAD_LETTER_BODY_SHOWN],
-            "cut": len(letter.body) > selectors.DEAD_LETTER_BODY_SHOWN,
+            "body": bytes(letter.body_start[: selectors.DEAD_LETTER_BODY_SHOWN]).decode(
+                "utf-8", errors="replace"
+            ),
+            "cut": letter.body_size > selectors.DEAD_LETTER_BODY_SHOWN,
             "headers": json.dumps(letter.headers, indent=2, sort_keys=True)
             if letter.headers
             else "",

@@ -89,3 +89,12 @@ def test_the_start_page_links_the_dead_letters_for_those_who_may_read_them(
     agent_page = agent_client.get("/").content.decode()
     assert "dead letters waiting" in agent_page
     assert 'href="/dead-letters/"' not in agent_page
+
+
+def test_a_long_body_is_shown_cut_and_only_its_start_is_read(manager_client):
+    apply_event_batch([malformed(b"A" * (70 * 1024) + b"THE-END")])
+    page = manager_client.get(URL).content.decode()
+    assert "Cut at 64 KiB" in page
+    assert "A" * (64 * 1024) in page
+    assert "THE-END" not in page
+    assert "70.0\xa0KB" in page  # the whole message's size
